@@ -1,0 +1,183 @@
+"""Orbax checkpoints in T5X's layout.
+
+    MODEL_DIR/checkpoint_<step>/
+      _CHECKPOINT_METADATA
+      commit_success.txt   (on GCS; locally the directory is renamed
+                            into place atomically instead)
+      state/      OCDBT PyTree {'target': params,
+                                'state': {'step': ..., 'param_states': ...}}
+      dataset/    tf.data iterator state, one file per process
+
+Saving is asynchronous (the arrays are copied off the devices, then written in
+the background); the step directory only appears under its final name once
+every item is written, so a run killed mid-save leaves the previous
+checkpoint as the latest.
+"""
+
+import dataclasses
+import os
+import re
+from typing import Any, Optional
+
+from absl import logging
+from etils import epath
+import jax
+import orbax.checkpoint as ocp
+import tensorflow as tf
+
+STEP_PREFIX = 'checkpoint'
+_STEP_DIR = re.compile(rf'^{STEP_PREFIX}_(\d+)$')
+
+
+# -----------------------------------------------------------------------------
+# The input pipeline's position, as an Orbax item.
+# -----------------------------------------------------------------------------
+class DatasetCheckpointHandler(ocp.CheckpointHandler):
+  """Saves a `tf.data` iterator with `tf.train.Checkpoint`, per process."""
+
+  def _prefix(self, directory: epath.Path) -> str:
+    return os.fspath(directory / (f'train_ds-{jax.process_index():03d}-of-'
+                                  f'{jax.process_count():03d}'))
+
+  def save(self, directory: epath.Path, args: 'DatasetArgs'):
+    directory.mkdir(parents=True, exist_ok=True)
+    tf.train.Checkpoint(ds=args.iterator).write(self._prefix(directory))
+
+  def restore(self, directory: epath.Path, args: 'DatasetArgs'):
+    prefix = self._prefix(directory)
+    if not tf.io.gfile.exists(prefix + '.index'):
+      raise FileNotFoundError(
+          f'No input-pipeline state for process {jax.process_index()} at '
+          f'{prefix} (was the checkpoint written by a different number of '
+          'processes?).')
+    tf.train.Checkpoint(ds=args.iterator).read(prefix).assert_consumed()
+    return args.iterator
+
+  def metadata(self, directory: epath.Path):
+    return None
+
+  def finalize(self, directory: epath.Path):
+    pass
+
+  def close(self):
+    pass
+
+
+@ocp.args.register_with_handler(DatasetCheckpointHandler, for_save=True,
+                                for_restore=True)
+@dataclasses.dataclass
+class DatasetArgs(ocp.args.CheckpointArgs):
+  iterator: Any
+
+
+# -----------------------------------------------------------------------------
+# Helpers.
+# -----------------------------------------------------------------------------
+def t5x_state(params, opt_state, step) -> dict:
+  """The saved tree, laid out as T5X lays out its train state."""
+  return {'target': params, 'state': {'step': step, 'param_states': opt_state}}
+
+
+def find_checkpoint_dir(path: str) -> epath.Path:
+  """Resolves a checkpoint path: a `checkpoint_<step>` dir or a model dir.
+
+  Raises:
+    FileNotFoundError: naming the path, when it holds no checkpoint.
+  """
+  p = epath.Path(path)
+  if not p.exists():
+    raise FileNotFoundError(f'Checkpoint path {path} does not exist.')
+  if (p / 'state').exists():
+    return p
+  steps = []
+  if p.is_dir():
+    for child in p.iterdir():
+      m = _STEP_DIR.match(child.name)
+      if m and (child / 'state').exists():
+        steps.append((int(m.group(1)), child))
+  if not steps:
+    raise FileNotFoundError(
+        f'{path} is not a checkpoint: expected a checkpoint_<step>/ directory '
+        'holding state/, or a model directory containing one.')
+  return max(steps)[1]
+
+
+def step_of(checkpoint_dir: epath.Path) -> Optional[int]:
+  m = _STEP_DIR.match(checkpoint_dir.name)
+  return int(m.group(1)) if m else None
+
+
+def restore_params(path: str, abstract_params: Any) -> Any:
+  """Reads only the model parameters (`target`) of a checkpoint.
+
+  Args:
+    path: a `checkpoint_<step>` directory or a model directory (latest used).
+    abstract_params: tree of `jax.ShapeDtypeStruct` with shardings.
+
+  Returns:
+    The parameters, placed as `abstract_params` says.
+  """
+  ckpt = find_checkpoint_dir(path)
+  checkpointer = ocp.PyTreeCheckpointer()
+  item = {'target': abstract_params}
+  try:
+    restored = checkpointer.restore(
+        ckpt / 'state',
+        args=ocp.args.PyTreeRestore(
+            item=item,
+            restore_args=ocp.checkpoint_utils.construct_restore_args(item),
+            partial_restore=True))
+  except Exception as e:  # Orbax raises several types for a bad tree.
+    raise ValueError(f'Could not read model parameters from {ckpt}/state: '
+                     f'{e}') from e
+  return restored['target']
+
+
+# -----------------------------------------------------------------------------
+# The manager.
+# -----------------------------------------------------------------------------
+class CheckpointManager:
+  """`MODEL_DIR/checkpoint_<step>` with a `state` and a `dataset` item."""
+
+  def __init__(self, model_dir: str, keep: Optional[int] = None,
+               save_dataset: bool = True, async_save: bool = True):
+    self.model_dir = epath.Path(model_dir)
+    self.save_dataset = save_dataset
+    options = ocp.CheckpointManagerOptions(
+        step_prefix=STEP_PREFIX,
+        max_to_keep=keep,
+        create=True,
+        enable_async_checkpointing=async_save)
+    item_names = ('state', 'dataset') if save_dataset else ('state',)
+    self._manager = ocp.CheckpointManager(self.model_dir, options=options,
+                                          item_names=item_names)
+
+  def latest_step(self) -> Optional[int]:
+    return self._manager.latest_step()
+
+  def all_steps(self):
+    return self._manager.all_steps()
+
+  def save(self, step: int, state_tree: Any, iterator=None,
+           force: bool = True) -> bool:
+    items = {'state': ocp.args.StandardSave(state_tree)}
+    if self.save_dataset and iterator is not None:
+      items['dataset'] = DatasetArgs(iterator)
+    saved = self._manager.save(step, args=ocp.args.Composite(**items),
+                               force=force)
+    if saved:
+      logging.info('Saving checkpoint for step %d to %s', step, self.model_dir)
+    return saved
+
+  def restore(self, step: int, abstract_state: Any, iterator=None) -> Any:
+    items = {'state': ocp.args.StandardRestore(abstract_state)}
+    if self.save_dataset and iterator is not None:
+      items['dataset'] = DatasetArgs(iterator)
+    restored = self._manager.restore(step, args=ocp.args.Composite(**items))
+    return restored['state']
+
+  def wait_until_finished(self):
+    self._manager.wait_until_finished()
+
+  def close(self):
+    self._manager.close()

@@ -1,0 +1,101 @@
+"""Training and evaluation data from SeqIO.
+
+The trainer reads batches of model features from `seqio.get_dataset` with the
+model's feature converter (packing on for training). Each process reads its
+own shard of the data and its slice of the global batch; the iterator is a
+`tf.data` iterator so that its position can be checkpointed with the model.
+"""
+
+import dataclasses
+import difflib
+import importlib
+from typing import Mapping, Optional, Sequence, Union
+
+import gin
+import seqio
+import tensorflow as tf
+
+
+@gin.configurable
+@dataclasses.dataclass
+class DatasetConfig:
+  """What to read (T5X's `DatasetConfig` fields)."""
+  mixture_or_task_name: str
+  task_feature_lengths: Mapping[str, int]
+  split: str
+  batch_size: int
+  shuffle: bool
+  seed: Optional[int]
+  use_cached: bool = False
+  pack: bool = True
+  module: Optional[Union[str, Sequence[str]]] = None
+
+
+def import_task_modules(modules: Optional[Union[str, Sequence[str]]]) -> None:
+  """Imports the modules that register tasks (MIXTURE_OR_TASK_MODULE)."""
+  if not modules:
+    return
+  if isinstance(modules, str):
+    modules = [modules]
+  for name in modules:
+    try:
+      importlib.import_module(name)
+    except ImportError as e:
+      raise ValueError(
+          f'MIXTURE_OR_TASK_MODULE={name!r} could not be imported: {e}') from e
+
+
+def get_mixture_or_task(name: str):
+  """Looks up a registered task or mixture, with a helpful error."""
+  provider = seqio.maybe_get_mixture_or_task(name) if hasattr(
+      seqio, 'maybe_get_mixture_or_task') else None
+  if provider is not None:
+    return provider
+  try:
+    return seqio.get_mixture_or_task(name)
+  except ValueError:
+    known = sorted(set(seqio.TaskRegistry.names()) |
+                   set(seqio.MixtureRegistry.names()))
+    close = difflib.get_close_matches(name, known, n=5, cutoff=0.5)
+    hint = f' Did you mean: {", ".join(close)}?' if close else ''
+    raise ValueError(
+        f'MIXTURE_OR_TASK_NAME={name!r} is not a registered SeqIO task or '
+        f'mixture ({len(known)} are registered; is MIXTURE_OR_TASK_MODULE '
+        f'set to the module that registers it?).{hint}') from None
+
+
+def get_dataset(cfg: DatasetConfig,
+                feature_converter: seqio.FeatureConverter,
+                shard_id: int = 0,
+                num_shards: int = 1,
+                num_epochs: Optional[int] = None) -> tf.data.Dataset:
+  """Batched model features for this process.
+
+  Args:
+    cfg: what to read.
+    feature_converter: the model's converter, e.g.
+      `seqio.EncDecFeatureConverter(pack=True)`.
+    shard_id: this process's index.
+    num_shards: number of processes reading.
+    num_epochs: None repeats forever (training).
+
+  Returns:
+    A dataset of dicts of [batch_size // num_shards, length] tensors.
+  """
+  import_task_modules(cfg.module)
+  get_mixture_or_task(cfg.mixture_or_task_name)
+  if cfg.batch_size % num_shards:
+    raise ValueError(f'BATCH_SIZE={cfg.batch_size} must be divisible by the '
+                     f'number of processes ({num_shards}).')
+  ds = seqio.get_dataset(
+      cfg.mixture_or_task_name,
+      task_feature_lengths=dict(cfg.task_feature_lengths),
+      dataset_split=cfg.split,
+      shuffle=cfg.shuffle,
+      num_epochs=num_epochs,
+      feature_converter=feature_converter,
+      shard_info=seqio.ShardInfo(index=shard_id, num_shards=num_shards),
+      use_cached=cfg.use_cached,
+      seed=cfg.seed)
+  return ds.batch(cfg.batch_size // num_shards,
+                  drop_remainder=True).prefetch(tf.data.AUTOTUNE)

@@ -1,0 +1,148 @@
+"""The encoder-decoder model: loss, scoring and prediction around a network.
+
+This is the object the trainer and evaluators talk to (T5X's `BaseModel`
+interface): `loss_fn` for training, `score_batch` for rank classification and
+score metrics, `predict_batch` for generation. A different objective (a
+preference loss with a frozen reference model, say) is a different model class
+with the same methods; the train step does not change.
+"""
+
+from typing import Any, Mapping, Optional, Tuple
+
+import flax.linen as nn
+import gin
+import jax
+import jax.numpy as jnp
+import seqio
+
+from instruct import decoding
+from instruct import losses
+
+Batch = Mapping[str, jnp.ndarray]
+
+
+@gin.configurable
+class EncoderDecoderModel:
+  """Wraps an encoder-decoder `nn.Module` (see `instruct.models.t5`)."""
+
+  FEATURE_CONVERTER_CLS = seqio.EncDecFeatureConverter
+
+  def __init__(self,
+               module: nn.Module,
+               input_vocabulary: seqio.Vocabulary,
+               output_vocabulary: seqio.Vocabulary,
+               z_loss: float = 0.0,
+               label_smoothing: float = 0.0,
+               loss_normalizing_factor: losses.LossNormalizingFactor = None,
+               decode_temperature: float = 0.0):
+    self.module = module
+    self.input_vocabulary = input_vocabulary
+    self.output_vocabulary = output_vocabulary
+    self.z_loss = z_loss
+    self.label_smoothing = label_smoothing
+    self.loss_normalizing_factor = loss_normalizing_factor
+    self.decode_temperature = decode_temperature
+    # Fail at construction, not at the first step, on a bad mode name.
+    losses.get_loss_normalizing_factor_and_weights(
+        loss_normalizing_factor,
+        {'decoder_target_tokens': jnp.ones((1, 1), jnp.int32)})
+
+  # ---------------------------------------------------------------------------
+  # Parameters.
+  # ---------------------------------------------------------------------------
+  def get_initial_variables(self, rng: jax.Array,
+                            input_shapes: Mapping[str, Tuple[int, ...]]) -> Any:
+    """Boxed (logically partitioned) initial variables for these shapes."""
+    enc = jnp.ones(input_shapes['encoder_input_tokens'], jnp.int32)
+    dec = jnp.ones(input_shapes['decoder_input_tokens'], jnp.int32)
+    params_rng, dropout_rng = jax.random.split(rng)
+    return self.module.init({'params': params_rng, 'dropout': dropout_rng},
+                            enc, dec, dec, enable_dropout=False)
+
+  # ---------------------------------------------------------------------------
+  # Training.
+  # ---------------------------------------------------------------------------
+  def _compute_logits(self, params, batch: Batch,
+                      dropout_rng: Optional[jax.Array] = None) -> jnp.ndarray:
+    rngs = {'dropout': dropout_rng} if dropout_rng is not None else None
+    return self.module.apply(
+        {'params': params},
+        batch['encoder_input_tokens'],
+        batch['decoder_input_tokens'],
+        batch['decoder_target_tokens'],
+        encoder_segment_ids=batch.get('encoder_segment_ids'),
+        decoder_segment_ids=batch.get('decoder_segment_ids'),
+        encoder_positions=batch.get('encoder_positions'),
+        decoder_positions=batch.get('decoder_positions'),
+        enable_dropout=dropout_rng is not None,
+        rngs=rngs)
+
+  def loss_normalization(self, batch: Batch):
+    """(factor, weights) for a whole batch, before it is split in microbatches."""
+    return losses.get_loss_normalizing_factor_and_weights(
+        self.loss_normalizing_factor, batch)
+
+  def loss_fn(self, params, batch: Batch, dropout_rng: Optional[jax.Array],
+              loss_normalizing_factor=None) -> Tuple[jnp.ndarray, dict]:
+    """Loss of one (micro)batch and its summed metrics.
+
+    Args:
+      params: model parameters.
+      batch: model features; `decoder_loss_weights` should already be the
+        weights from `loss_normalization` of the full batch.
+      dropout_rng: rng for dropout, or None for deterministic.
+      loss_normalizing_factor: the full batch's factor (None: plain sum).
+
+    Returns:
+      (loss, metrics) where metrics are sums that can be added over
+      microbatches.
+    """
+    logits = self._compute_logits(params, batch, dropout_rng)
+    targets = batch['decoder_target_tokens']
+    weights = batch.get('decoder_loss_weights')
+    loss, z_loss, weight_sum = losses.compute_weighted_cross_entropy(
+        logits, targets, weights,
+        label_smoothing=self.label_smoothing,
+        z_loss=self.z_loss,
+        loss_normalizing_factor=loss_normalizing_factor)
+    if weights is None:
+      weights = jnp.ones_like(targets, jnp.float32)
+    correct = (jnp.argmax(logits, -1) == targets).astype(jnp.float32)
+    metrics = {
+        'loss': loss,
+        'z_loss': z_loss,
+        'cross_ent_loss': loss - z_loss,
+        'weight_sum': weight_sum,
+        'correct_tokens': jnp.sum(correct * (weights > 0)),
+        'target_tokens': jnp.sum((targets > 0).astype(jnp.float32)),
+        'input_tokens': jnp.sum(
+            (batch['encoder_input_tokens'] > 0).astype(jnp.float32)),
+    }
+    return loss, metrics
+
+  # ---------------------------------------------------------------------------
+  # Inference.
+  # ---------------------------------------------------------------------------
+  def score_batch(self, params, batch: Batch) -> jnp.ndarray:
+    """Per-sequence sum of target log-likelihoods (no z-loss, no smoothing)."""
+    logits = self._compute_logits(params, batch).astype(jnp.float32)
+    log_probs = jax.nn.log_softmax(logits, axis=-1)
+    targets = batch['decoder_target_tokens']
+    token_ll = jnp.take_along_axis(log_probs, targets[..., None], -1)[..., 0]
+    weights = batch.get('decoder_loss_weights')
+    if weights is None:
+      weights = (targets > 0).astype(jnp.float32)
+    return jnp.sum(token_ll * weights, axis=-1)
+
+  def predict_batch(self, params, batch: Batch,
+                    rng: Optional[jax.Array] = None,
+                    max_decode_length: Optional[int] = None) -> jnp.ndarray:
+    """Decoded target tokens [batch, max_decode_length] (cached decoding)."""
+    if max_decode_length is None:
+      max_decode_length = batch['decoder_target_tokens'].shape[1]
+    return decoding.greedy_decode(
+        self.module, params, batch['encoder_input_tokens'],
+        max_decode_length=max_decode_length,
+        eos_id=self.output_vocabulary.eos_id,
+        temperature=self.decode_temperature,
+        rng=rng)
