@@ -17,13 +17,16 @@ checkpoint as the latest.
 import dataclasses
 import os
 import re
-from typing import Any, Optional
+from typing import Any, Optional, Tuple
 
 from absl import logging
 from etils import epath
 import jax
+import numpy as np
 import orbax.checkpoint as ocp
 import tensorflow as tf
+
+from instruct.errors import UserError
 
 STEP_PREFIX = 'checkpoint'
 _STEP_DIR = re.compile(rf'^{STEP_PREFIX}_(\d+)$')
@@ -86,7 +89,7 @@ def find_checkpoint_dir(path: str) -> epath.Path:
   """
   p = epath.Path(path)
   if not p.exists():
-    raise FileNotFoundError(f'Checkpoint path {path} does not exist.')
+    raise UserError(f'Checkpoint path {path} does not exist.')
   if (p / 'state').exists():
     return p
   steps = []
@@ -96,7 +99,7 @@ def find_checkpoint_dir(path: str) -> epath.Path:
       if m and (child / 'state').exists():
         steps.append((int(m.group(1)), child))
   if not steps:
-    raise FileNotFoundError(
+    raise UserError(
         f'{path} is not a checkpoint: expected a checkpoint_<step>/ directory '
         'holding state/, or a model directory containing one.')
   return max(steps)[1]
@@ -107,19 +110,22 @@ def step_of(checkpoint_dir: epath.Path) -> Optional[int]:
   return int(m.group(1)) if m else None
 
 
-def restore_params(path: str, abstract_params: Any) -> Any:
-  """Reads only the model parameters (`target`) of a checkpoint.
+def restore_params_and_step(path: str, abstract_params: Any) -> Tuple[Any, int]:
+  """Reads the model parameters (`target`) and step of a checkpoint.
+
+  The optimizer state is not read: a fine-tuning run starts its own.
 
   Args:
     path: a `checkpoint_<step>` directory or a model directory (latest used).
     abstract_params: tree of `jax.ShapeDtypeStruct` with shardings.
 
   Returns:
-    The parameters, placed as `abstract_params` says.
+    (params placed as `abstract_params` says, step).
   """
   ckpt = find_checkpoint_dir(path)
   checkpointer = ocp.PyTreeCheckpointer()
-  item = {'target': abstract_params}
+  step_struct = jax.ShapeDtypeStruct((), np.int32)
+  item = {'target': abstract_params, 'state': {'step': step_struct}}
   try:
     restored = checkpointer.restore(
         ckpt / 'state',
@@ -128,9 +134,13 @@ def restore_params(path: str, abstract_params: Any) -> Any:
             restore_args=ocp.checkpoint_utils.construct_restore_args(item),
             partial_restore=True))
   except Exception as e:  # Orbax raises several types for a bad tree.
-    raise ValueError(f'Could not read model parameters from {ckpt}/state: '
-                     f'{e}') from e
-  return restored['target']
+    raise UserError(f'Could not read model parameters from {ckpt}/state '
+                    f'(does the model gin file match the checkpoint?): '
+                    f'{str(e).splitlines()[0] if str(e) else type(e).__name__}'
+                    ) from e
+  step = restored.get('state', {}).get('step')
+  step = int(np.asarray(step)) if step is not None else (step_of(ckpt) or 0)
+  return restored['target'], step
 
 
 # -----------------------------------------------------------------------------

@@ -15,6 +15,8 @@ import gin
 import seqio
 import tensorflow as tf
 
+from instruct.errors import UserError
+
 
 @gin.configurable
 @dataclasses.dataclass
@@ -41,7 +43,7 @@ def import_task_modules(modules: Optional[Union[str, Sequence[str]]]) -> None:
     try:
       importlib.import_module(name)
     except ImportError as e:
-      raise ValueError(
+      raise UserError(
           f'MIXTURE_OR_TASK_MODULE={name!r} could not be imported: {e}') from e
 
 
@@ -58,7 +60,7 @@ def get_mixture_or_task(name: str):
                    set(seqio.MixtureRegistry.names()))
     close = difflib.get_close_matches(name, known, n=5, cutoff=0.5)
     hint = f' Did you mean: {", ".join(close)}?' if close else ''
-    raise ValueError(
+    raise UserError(
         f'MIXTURE_OR_TASK_NAME={name!r} is not a registered SeqIO task or '
         f'mixture ({len(known)} are registered; is MIXTURE_OR_TASK_MODULE '
         f'set to the module that registers it?).{hint}') from None
@@ -85,7 +87,7 @@ def get_dataset(cfg: DatasetConfig,
   import_task_modules(cfg.module)
   get_mixture_or_task(cfg.mixture_or_task_name)
   if cfg.batch_size % num_shards:
-    raise ValueError(f'BATCH_SIZE={cfg.batch_size} must be divisible by the '
+    raise UserError(f'BATCH_SIZE={cfg.batch_size} must be divisible by the '
                      f'number of processes ({num_shards}).')
   ds = seqio.get_dataset(
       cfg.mixture_or_task_name,

@@ -7,6 +7,7 @@ created already sharded: `eval_shape` -> shardings -> `jit(init,
 out_shardings=...)`.
 """
 
+import contextlib
 import os
 from typing import Any, Optional, Sequence, Tuple
 
@@ -137,9 +138,11 @@ class Partitioner:
         lambda x: jax.make_array_from_process_local_data(
             self.data_sharding, np.asarray(x)), local_batch)
 
-  def activation_rules_context(self):
-    """Context in which `nn.with_logical_constraint` resolves our rules."""
-    return nn.logical_axis_rules(self.logical_axis_rules)
+  @contextlib.contextmanager
+  def context(self):
+    """Mesh and rules in scope, so activation constraints resolve when traced."""
+    with jax.set_mesh(self.mesh), nn.logical_axis_rules(self.logical_axis_rules):
+      yield
 
 
 def _dict_path(path) -> Tuple[str, ...]:

@@ -100,20 +100,23 @@ class EncoderDecoderModel:
     logits = self._compute_logits(params, batch, dropout_rng)
     targets = batch['decoder_target_tokens']
     weights = batch.get('decoder_loss_weights')
-    loss, z_loss, weight_sum = losses.compute_weighted_cross_entropy(
+    if weights is None:
+      weights = (targets > 0).astype(jnp.float32)
+    loss_sum, z_loss_sum, weight_sum = losses.compute_weighted_cross_entropy(
         logits, targets, weights,
         label_smoothing=self.label_smoothing,
-        z_loss=self.z_loss,
-        loss_normalizing_factor=loss_normalizing_factor)
-    if weights is None:
-      weights = jnp.ones_like(targets, jnp.float32)
+        z_loss=self.z_loss)
+    loss = loss_sum
+    if loss_normalizing_factor is not None:
+      loss = loss_sum / loss_normalizing_factor
     correct = (jnp.argmax(logits, -1) == targets).astype(jnp.float32)
     metrics = {
         'loss': loss,
-        'z_loss': z_loss,
-        'cross_ent_loss': loss - z_loss,
+        'loss_sum': loss_sum,
+        'z_loss_sum': z_loss_sum,
         'weight_sum': weight_sum,
         'correct_tokens': jnp.sum(correct * (weights > 0)),
+        'weighted_tokens': jnp.sum((weights > 0).astype(jnp.float32)),
         'target_tokens': jnp.sum((targets > 0).astype(jnp.float32)),
         'input_tokens': jnp.sum(
             (batch['encoder_input_tokens'] > 0).astype(jnp.float32)),

@@ -1,0 +1,21 @@
+"""Registers third-party and model classes with gin, under T5X-like names.
+
+Imported by every entry point, so gin files can say
+`VOCABULARY = @seqio.ByteVocabulary()` or `network.T5Config.emb_dim = 512`.
+"""
+
+import gin
+import seqio
+
+from instruct import input_pipeline  # pylint: disable=unused-import
+from instruct import optimizers  # pylint: disable=unused-import
+from instruct import partitioning  # pylint: disable=unused-import
+from instruct.models import encoder_decoder  # pylint: disable=unused-import
+from instruct.models import t5
+
+for _cls in (seqio.ByteVocabulary, seqio.SentencePieceVocabulary,
+             seqio.PassThroughVocabulary):
+  gin.external_configurable(_cls, module='seqio')
+
+gin.external_configurable(t5.T5Config, 'T5Config', module='network')
+gin.external_configurable(t5.Transformer, 'Transformer', module='network')

@@ -1,0 +1,1 @@
+"""Data utilities: instruction templates, built-in tasks, preprocessors."""

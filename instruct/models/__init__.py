@@ -1,0 +1,1 @@
+"""Model families: networks (flax modules) and the models that train them."""

@@ -1,0 +1,609 @@
+"""T5 (v1.1 by default) encoder-decoder in flax.linen, with T5X's parameter tree.
+
+The network is the one behind the T5 v1.1 and Flan-T5 checkpoints: RMSNorm
+without biases, relative position buckets shared by all layers of a stack,
+a gated-GELU MLP and no scaling of the attention logits (the query kernel's
+initialiser absorbs 1/sqrt(head_dim) instead). Parameter names and logical
+axis names match T5X, so T5X checkpoints load without renaming and the
+logical-axis rules of T5X shard it.
+
+Shape suffixes in names: B batch, L length (Q queries, K keys), E embedding,
+H heads, D head dimension, M mlp, V vocabulary.
+"""
+
+import dataclasses
+import functools
+import math
+from typing import Any, Callable, Optional, Tuple
+
+import flax.linen as nn
+import jax
+from jax import lax
+import jax.numpy as jnp
+import numpy as np
+
+Array = jax.Array
+Initializer = Callable[..., Array]
+
+# Masked positions get this bias rather than -inf, so a query whose keys are
+# all masked (padding) gives a uniform softmax instead of NaNs.
+_MASK_BIAS = -1e10
+
+_embedding_init = nn.initializers.normal(stddev=1.0)
+_attention_kernel_init = nn.initializers.variance_scaling(
+    1.0, 'fan_in', 'normal')
+_mlp_kernel_init = nn.initializers.variance_scaling(
+    1.0, 'fan_in', 'truncated_normal')
+_relpos_init = nn.initializers.variance_scaling(1.0, 'fan_avg', 'uniform')
+
+
+@dataclasses.dataclass(frozen=True)
+class T5Config:
+  """Hyperparameters of the network; defaults are T5 v1.1 small on bytes."""
+  vocab_size: int = 384
+  emb_dim: int = 512
+  num_heads: int = 6
+  num_encoder_layers: int = 8
+  num_decoder_layers: int = 8
+  head_dim: int = 64
+  mlp_dim: int = 1024
+  mlp_activations: Tuple[str, ...] = ('gelu', 'linear')
+  dropout_rate: float = 0.1
+  # Activation and compute dtype; parameters are always stored in float32.
+  dtype: str = 'float32'
+  logits_via_embedding: bool = False
+  float32_attention_logits: bool = True
+  relative_attention_num_buckets: int = 32
+  relative_attention_max_distance: int = 128
+
+  def __post_init__(self):
+    # gin and JSON hand lists over; a tuple keeps the config hashable.
+    object.__setattr__(self, 'mlp_activations', tuple(self.mlp_activations))
+
+  @property
+  def compute_dtype(self) -> jnp.dtype:
+    return jnp.dtype(self.dtype)
+
+
+def _activation(name: str) -> Callable[[Array], Array]:
+  # 'gelu' is flax's tanh approximation, which is what T5X and HF's
+  # 'gelu_new' (used by feed_forward_proj='gated-gelu') compute.
+  if name == 'linear':
+    return lambda x: x
+  fn = getattr(nn, name, None)
+  if fn is None or not callable(fn):
+    raise ValueError(f'T5Config.mlp_activations: unknown activation {name!r}; '
+                     "expected 'linear' or a flax.linen function like 'gelu'.")
+  return fn
+
+
+def relative_position_bucket(relative_position: np.ndarray,
+                             bidirectional: bool = True,
+                             num_buckets: int = 32,
+                             max_distance: int = 128) -> np.ndarray:
+  """Maps relative positions (key - query) to T5's relative attention buckets.
+
+  Half of the buckets hold exact small distances, the other half distances
+  growing logarithmically up to `max_distance`; a bidirectional stack splits
+  the buckets again between keys before and after the query.
+
+  Args:
+    relative_position: integer array of key position minus query position.
+    bidirectional: whether keys after the query get their own buckets.
+    num_buckets: total number of buckets.
+    max_distance: distances from here on share the last bucket.
+
+  Returns:
+    int32 array of bucket ids with the shape of `relative_position`.
+  """
+  # numpy, not jnp: shapes are static, so the buckets become constants and
+  # the cached decoder and the full decoder see bit-identical buckets.
+  n = -np.asarray(relative_position, dtype=np.int64)
+  buckets = np.zeros_like(n)
+  if bidirectional:
+    num_buckets //= 2
+    buckets += (n < 0).astype(np.int64) * num_buckets
+    n = np.abs(n)
+  else:
+    n = np.maximum(n, 0)
+  max_exact = num_buckets // 2
+  is_small = n < max_exact
+  # float32 like Mesh TensorFlow and PyTorch, so boundary cases round alike;
+  # the epsilon keeps log(0) finite for the (unused) small entries.
+  ratio = n.astype(np.float32) / np.float32(max_exact)
+  scale = np.float32(num_buckets - max_exact) / np.float32(
+      math.log(max_distance / max_exact))
+  large = max_exact + (
+      np.log(ratio + np.finfo(np.float32).eps) * scale).astype(np.int64)
+  large = np.minimum(large, num_buckets - 1)
+  buckets += np.where(is_small, n, large)
+  return buckets.astype(np.int32)
+
+
+def make_attention_mask(query_input: Array, key_input: Array) -> Array:
+  """Pairwise boolean mask [B, 1, Q, K] from per-position booleans [B, Q/K]."""
+  return jnp.logical_and(query_input[:, None, :, None],
+                         key_input[:, None, None, :])
+
+
+def make_segment_mask(query_segment_ids: Array, key_segment_ids: Array) -> Array:
+  """[B, 1, Q, K] mask allowing attention within the same packed segment."""
+  return jnp.equal(query_segment_ids[:, None, :, None],
+                   key_segment_ids[:, None, None, :])
+
+
+def make_causal_mask(length: int) -> Array:
+  """[1, 1, L, L] mask letting query i see keys 0..i."""
+  idx = jnp.arange(length)
+  return (idx[None, :] <= idx[:, None])[None, None]
+
+
+class Embed(nn.Module):
+  """Token embedding shared by the encoder, the decoder and (optionally) logits."""
+  num_embeddings: int
+  features: int
+  dtype: Any = jnp.float32
+
+  def setup(self):
+    self.embedding = self.param(
+        'embedding',
+        nn.with_logical_partitioning(_embedding_init, ('vocab', 'embed')),
+        (self.num_embeddings, self.features), jnp.float32)
+
+  def __call__(self, ids_BL: Array) -> Array:
+    return jnp.take(jnp.asarray(self.embedding, self.dtype), ids_BL, axis=0)
+
+  def attend(self, x_BLE: Array) -> Array:
+    """Logits against the embedding matrix (tied output layer)."""
+    embedding = jnp.asarray(self.embedding, x_BLE.dtype)
+    return jnp.einsum('ble,ve->blv', x_BLE, embedding)
+
+
+class Dense(nn.Module):
+  """Bias-free projection of the last axis with a 2-D, logically named kernel."""
+  features: int
+  kernel_axes: Tuple[str, str]
+  kernel_init: Initializer = _mlp_kernel_init
+  dtype: Any = jnp.float32
+
+  @nn.compact
+  def __call__(self, x: Array) -> Array:
+    kernel = self.param(
+        'kernel', nn.with_logical_partitioning(self.kernel_init,
+                                               self.kernel_axes),
+        (x.shape[-1], self.features), jnp.float32)
+    x = jnp.asarray(x, self.dtype)
+    kernel = jnp.asarray(kernel, self.dtype)
+    return lax.dot_general(x, kernel, (((x.ndim - 1,), (0,)), ((), ())))
+
+
+class RMSNorm(nn.Module):
+  """T5's layer norm: scale only, no centering, statistics in float32."""
+  epsilon: float = 1e-6
+  dtype: Any = jnp.float32
+
+  @nn.compact
+  def __call__(self, x: Array) -> Array:
+    x = jnp.asarray(x, jnp.float32)
+    mean2 = jnp.mean(lax.square(x), axis=-1, keepdims=True)
+    y = x * lax.rsqrt(mean2 + self.epsilon)
+    scale = self.param(
+        'scale', nn.with_logical_partitioning(nn.initializers.ones,
+                                              ('embed',)),
+        (x.shape[-1],), jnp.float32)
+    scale = scale.reshape((1,) * (x.ndim - 1) + scale.shape)
+    return jnp.asarray(y * scale, self.dtype)
+
+
+class RelativePositionBiases(nn.Module):
+  """Per-head learned bias for each relative position bucket."""
+  num_heads: int
+  num_buckets: int
+  max_distance: int
+  dtype: Any = jnp.float32
+
+  def setup(self):
+    self.rel_embedding = self.param(
+        'rel_embedding',
+        nn.with_logical_partitioning(_relpos_init, ('heads', 'relpos_buckets')),
+        (self.num_heads, self.num_buckets), jnp.float32)
+
+  def _lookup(self, relative_position: np.ndarray, bidirectional: bool):
+    buckets = relative_position_bucket(relative_position, bidirectional,
+                                       self.num_buckets, self.max_distance)
+    return jnp.take(jnp.asarray(self.rel_embedding, self.dtype), buckets,
+                    axis=1)
+
+  def __call__(self, qlen: int, klen: int, bidirectional: bool) -> Array:
+    """Bias [1, H, Q, K] for queries 0..qlen-1 against keys 0..klen-1."""
+    relative_position = np.arange(klen)[None, :] - np.arange(qlen)[:, None]
+    return self._lookup(relative_position, bidirectional)[None]
+
+  def table(self, length: int, bidirectional: bool) -> Array:
+    """Bias [H, 2 * length - 1] for relative positions -(length-1)..length-1.
+
+    A query at position q reads its row of biases against keys 0..length-1 as
+    `table[:, length - 1 - q:2 * length - 1 - q]`; the cached decoder slices
+    it per step instead of rebuilding an [L, L] bias every token.
+    """
+    return self._lookup(np.arange(-(length - 1), length), bidirectional)
+
+
+class MultiHeadDotProductAttention(nn.Module):
+  """Multi-head attention with an optional key/value cache for decoding.
+
+  Cache layout (collection 'cache'): `cached_key` and `cached_value` of shape
+  [B, max_length, H, D] in the compute dtype, and the int32 scalar
+  `cache_index`, the position the next token is written to.
+  """
+  num_heads: int
+  head_dim: int
+  dropout_rate: float = 0.0
+  float32_logits: bool = True
+  dtype: Any = jnp.float32
+
+  @nn.compact
+  def __call__(self,
+               inputs_q: Array,
+               inputs_kv: Array,
+               mask: Optional[Array] = None,
+               bias: Optional[Array] = None,
+               relpos_table: Optional[Array] = None,
+               *,
+               enable_dropout: bool = True,
+               decode: bool = False) -> Array:
+    """Attends `inputs_q` [B, Q, E] to `inputs_kv` [B, K, E].
+
+    Args:
+      inputs_q: query inputs.
+      inputs_kv: key/value inputs.
+      mask: boolean [B, 1, Q, K]; False positions are not attended to.
+      bias: additive [1, H, Q, K] bias such as relative positions.
+      relpos_table: with `decode`, the [H, 2L-1] relative position table of
+        `RelativePositionBiases.table`, sliced at the cache index.
+      enable_dropout: dropout on the attention probabilities.
+      decode: single-token step against the key/value cache.
+
+    Returns:
+      [B, Q, E] outputs.
+    """
+    joined_kv = self.num_heads * self.head_dim
+
+    def query_init(*args):
+      # Folding 1/sqrt(head_dim) into the initialiser (as Mesh TF did) is why
+      # the pretrained checkpoints need no scaling at run time.
+      return _attention_kernel_init(*args) / np.sqrt(self.head_dim)
+
+    projection = functools.partial(Dense, joined_kv, ('embed', 'joined_kv'),
+                                   dtype=self.dtype)
+    q_BQHD = self._split_heads(
+        projection(kernel_init=query_init, name='query')(inputs_q))
+    k_BKHD = self._split_heads(
+        projection(kernel_init=_attention_kernel_init, name='key')(inputs_kv))
+    v_BKHD = self._split_heads(
+        projection(kernel_init=_attention_kernel_init, name='value')(inputs_kv))
+
+    if decode:
+      k_BKHD, v_BKHD, mask, bias = self._use_cache(k_BKHD, v_BKHD, mask, bias,
+                                                   relpos_table)
+
+    if self.float32_logits:
+      q_BQHD = q_BQHD.astype(jnp.float32)
+      k_BKHD = k_BKHD.astype(jnp.float32)
+    logits_BHQK = jnp.einsum('bqhd,bkhd->bhqk', q_BQHD, k_BKHD)
+    if mask is not None:
+      logits_BHQK = logits_BHQK + jnp.where(mask, 0.0, _MASK_BIAS).astype(
+          logits_BHQK.dtype)
+    if bias is not None:
+      logits_BHQK = logits_BHQK + bias.astype(logits_BHQK.dtype)
+    weights_BHQK = jax.nn.softmax(logits_BHQK).astype(self.dtype)
+    # Like T5X, one dropout mask per key is shared by all queries.
+    weights_BHQK = nn.Dropout(rate=self.dropout_rate, broadcast_dims=(-2,))(
+        weights_BHQK, deterministic=not enable_dropout)
+
+    out_BQHD = jnp.einsum('bhqk,bkhd->bqhd', weights_BHQK, v_BKHD)
+    out_BQHD = nn.with_logical_constraint(out_BQHD,
+                                          ('batch', 'length', 'heads', 'kv'))
+    out_BQJ = out_BQHD.reshape(out_BQHD.shape[:2] + (joined_kv,))
+    return Dense(inputs_q.shape[-1], ('joined_kv', 'embed'),
+                 kernel_init=_attention_kernel_init, dtype=self.dtype,
+                 name='out')(out_BQJ)
+
+  def _split_heads(self, x_BLJ: Array) -> Array:
+    x_BLHD = x_BLJ.reshape(x_BLJ.shape[:2] + (self.num_heads, self.head_dim))
+    return nn.with_logical_constraint(x_BLHD,
+                                      ('batch', 'length', 'heads', 'kv'))
+
+  def _use_cache(self, k_BKHD, v_BKHD, mask, bias, relpos_table):
+    """Writes the step's key/value into the cache and returns the whole cache."""
+    initialized = self.has_variable('cache', 'cached_key')
+    # On the first (initialising) call the inputs span the full decode length,
+    # which gives the cache its shape.
+    cached_key = self.variable('cache', 'cached_key', jnp.zeros, k_BKHD.shape,
+                               k_BKHD.dtype)
+    cached_value = self.variable('cache', 'cached_value', jnp.zeros,
+                                 v_BKHD.shape, v_BKHD.dtype)
+    cache_index = self.variable('cache', 'cache_index',
+                                lambda: jnp.array(0, dtype=jnp.int32))
+    if not initialized:
+      return k_BKHD, v_BKHD, mask, None
+    batch, max_length, num_heads, head_dim = cached_key.value.shape
+    if k_BKHD.shape != (batch, 1, num_heads, head_dim):
+      raise ValueError(
+          'Cached decoding takes one token per step: expected keys of shape '
+          f'{(batch, 1, num_heads, head_dim)}, got {k_BKHD.shape}.')
+    cur = cache_index.value
+    zero = jnp.zeros((), jnp.int32)
+    cached_key.value = lax.dynamic_update_slice(
+        cached_key.value, k_BKHD.astype(cached_key.value.dtype),
+        (zero, cur, zero, zero))
+    cached_value.value = lax.dynamic_update_slice(
+        cached_value.value, v_BKHD.astype(cached_value.value.dtype),
+        (zero, cur, zero, zero))
+    cache_index.value = cur + 1
+
+    # Keys not yet written are still zeros; mask them out.
+    written_11K = (jnp.arange(max_length) <= cur)[None, None, None, :]
+    written = jnp.broadcast_to(written_11K, (batch, 1, 1, max_length))
+    mask = written if mask is None else jnp.logical_and(mask, written)
+    if relpos_table is not None:
+      if relpos_table.shape[-1] != 2 * max_length - 1:
+        raise ValueError(
+            f'max_decode_length gives a relative position table for length '
+            f'{(relpos_table.shape[-1] + 1) // 2}, but the cache holds '
+            f'{max_length} positions.')
+      row_HK = lax.dynamic_slice_in_dim(relpos_table, max_length - 1 - cur,
+                                        max_length, axis=1)
+      row = row_HK[None, :, None, :]
+      bias = row if bias is None else bias + row
+    return cached_key.value, cached_value.value, mask, bias
+
+
+class MlpBlock(nn.Module):
+  """Position-wise MLP; several activations are multiplied (gated units)."""
+  mlp_dim: int
+  activations: Tuple[str, ...] = ('gelu', 'linear')
+  dropout_rate: float = 0.0
+  dtype: Any = jnp.float32
+
+  @nn.compact
+  def __call__(self, x_BLE: Array, *, enable_dropout: bool = True) -> Array:
+    hidden_BLM = None
+    for i, name in enumerate(self.activations):
+      # T5X names a single input projection 'wi' and gated ones 'wi_0', ...
+      dense_name = 'wi' if len(self.activations) == 1 else f'wi_{i}'
+      h_BLM = _activation(name)(
+          Dense(self.mlp_dim, ('embed', 'mlp'), dtype=self.dtype,
+                name=dense_name)(x_BLE))
+      hidden_BLM = h_BLM if hidden_BLM is None else hidden_BLM * h_BLM
+    hidden_BLM = nn.Dropout(rate=self.dropout_rate, broadcast_dims=(-2,))(
+        hidden_BLM, deterministic=not enable_dropout)
+    hidden_BLM = nn.with_logical_constraint(hidden_BLM,
+                                            ('batch', 'length', 'mlp'))
+    return Dense(x_BLE.shape[-1], ('mlp', 'embed'), dtype=self.dtype,
+                 name='wo')(hidden_BLM)
+
+
+def _dropout(config: T5Config, x: Array, enable_dropout: bool) -> Array:
+  # T5X broadcasts residual dropout along the length axis.
+  return nn.Dropout(rate=config.dropout_rate, broadcast_dims=(-2,))(
+      x, deterministic=not enable_dropout)
+
+
+def _attention(config: T5Config, name: str) -> MultiHeadDotProductAttention:
+  return MultiHeadDotProductAttention(
+      num_heads=config.num_heads, head_dim=config.head_dim,
+      dropout_rate=config.dropout_rate,
+      float32_logits=config.float32_attention_logits,
+      dtype=config.compute_dtype, name=name)
+
+
+def _mlp(config: T5Config) -> MlpBlock:
+  return MlpBlock(mlp_dim=config.mlp_dim, activations=config.mlp_activations,
+                  dropout_rate=config.dropout_rate, dtype=config.compute_dtype,
+                  name='mlp')
+
+
+def _constrain(x_BLE: Array) -> Array:
+  return nn.with_logical_constraint(x_BLE, ('batch', 'length', 'embed'))
+
+
+def _relpos_bias(config: T5Config) -> RelativePositionBiases:
+  return RelativePositionBiases(
+      num_heads=config.num_heads,
+      num_buckets=config.relative_attention_num_buckets,
+      max_distance=config.relative_attention_max_distance,
+      dtype=jnp.float32, name='relpos_bias')
+
+
+class EncoderLayer(nn.Module):
+  """Pre-norm self-attention and MLP sublayers with residuals."""
+  config: T5Config
+
+  @nn.compact
+  def __call__(self, x_BLE, mask, bias, *, enable_dropout=True):
+    cfg = self.config
+    h = RMSNorm(dtype=cfg.compute_dtype, name='pre_attention_layer_norm')(x_BLE)
+    h = _attention(cfg, 'attention')(h, h, mask, bias,
+                                     enable_dropout=enable_dropout)
+    x_BLE = _constrain(x_BLE + _dropout(cfg, h, enable_dropout))
+    h = RMSNorm(dtype=cfg.compute_dtype, name='pre_mlp_layer_norm')(x_BLE)
+    h = _mlp(cfg)(h, enable_dropout=enable_dropout)
+    return _constrain(x_BLE + _dropout(cfg, h, enable_dropout))
+
+
+class DecoderLayer(nn.Module):
+  """Pre-norm causal self-attention, cross-attention and MLP sublayers."""
+  config: T5Config
+
+  @nn.compact
+  def __call__(self, x_BLE, encoded_BKE, decoder_mask, encoder_decoder_mask,
+               bias, relpos_table, *, enable_dropout=True, decode=False):
+    cfg = self.config
+    h = RMSNorm(dtype=cfg.compute_dtype,
+                name='pre_self_attention_layer_norm')(x_BLE)
+    h = _attention(cfg, 'self_attention')(
+        h, h, decoder_mask, bias, relpos_table, enable_dropout=enable_dropout,
+        decode=decode)
+    x_BLE = _constrain(x_BLE + _dropout(cfg, h, enable_dropout))
+    h = RMSNorm(dtype=cfg.compute_dtype,
+                name='pre_cross_attention_layer_norm')(x_BLE)
+    h = _attention(cfg, 'encoder_decoder_attention')(
+        h, encoded_BKE, encoder_decoder_mask, enable_dropout=enable_dropout)
+    x_BLE = _constrain(x_BLE + _dropout(cfg, h, enable_dropout))
+    h = RMSNorm(dtype=cfg.compute_dtype, name='pre_mlp_layer_norm')(x_BLE)
+    h = _mlp(cfg)(h, enable_dropout=enable_dropout)
+    return _constrain(x_BLE + _dropout(cfg, h, enable_dropout))
+
+
+class Encoder(nn.Module):
+  """Embedding, encoder layers sharing one relative position bias, final norm."""
+  config: T5Config
+  shared_embedding: nn.Module
+
+  @nn.compact
+  def __call__(self, tokens_BL, segment_ids_BL=None, *, enable_dropout=True):
+    cfg = self.config
+    mask = make_attention_mask(tokens_BL > 0, tokens_BL > 0)
+    if segment_ids_BL is not None:
+      mask = jnp.logical_and(mask, make_segment_mask(segment_ids_BL,
+                                                     segment_ids_BL))
+    length = tokens_BL.shape[1]
+    bias = _relpos_bias(cfg)(length, length, bidirectional=True)
+
+    x = self.shared_embedding(tokens_BL.astype(jnp.int32))
+    x = _constrain(_dropout(cfg, x, enable_dropout))
+    for i in range(cfg.num_encoder_layers):
+      x = EncoderLayer(cfg, name=f'layers_{i}')(
+          x, mask, bias, enable_dropout=enable_dropout)
+    x = RMSNorm(dtype=cfg.compute_dtype, name='encoder_norm')(x)
+    return _constrain(_dropout(cfg, x, enable_dropout))
+
+
+class Decoder(nn.Module):
+  """Embedding, decoder layers sharing one relative position bias, logits."""
+  config: T5Config
+  shared_embedding: nn.Module
+
+  @nn.compact
+  def __call__(self, encoded_BKE, tokens_BL, decoder_mask,
+               encoder_decoder_mask, *, enable_dropout=True, decode=False,
+               max_decode_length=None):
+    cfg = self.config
+    relpos = _relpos_bias(cfg)
+    if decode:
+      if max_decode_length is None:
+        raise ValueError('decode=True needs max_decode_length (the length '
+                         'the cache was initialised with).')
+      bias, table = None, relpos.table(max_decode_length, bidirectional=False)
+    else:
+      length = tokens_BL.shape[1]
+      bias, table = relpos(length, length, bidirectional=False), None
+
+    x = self.shared_embedding(tokens_BL.astype(jnp.int32))
+    x = _constrain(_dropout(cfg, x, enable_dropout))
+    for i in range(cfg.num_decoder_layers):
+      x = DecoderLayer(cfg, name=f'layers_{i}')(
+          x, encoded_BKE, decoder_mask, encoder_decoder_mask, bias, table,
+          enable_dropout=enable_dropout, decode=decode)
+    x = RMSNorm(dtype=cfg.compute_dtype, name='decoder_norm')(x)
+    x = _constrain(_dropout(cfg, x, enable_dropout))
+    if cfg.logits_via_embedding:
+      # Tied output layer: rescale so logits keep unit-scale variance.
+      logits = self.shared_embedding.attend(x.astype(jnp.float32))
+      logits = logits / np.sqrt(x.shape[-1])
+    else:
+      logits = Dense(cfg.vocab_size, ('embed', 'vocab'), dtype=jnp.float32,
+                     name='logits_dense')(x)
+    return nn.with_logical_constraint(logits.astype(jnp.float32),
+                                      ('batch', 'length', 'vocab'))
+
+
+class Transformer(nn.Module):
+  """T5 encoder-decoder returning float32 logits [B, target_len, vocab]."""
+  config: T5Config
+
+  def setup(self):
+    cfg = self.config
+    self.token_embedder = Embed(cfg.vocab_size, cfg.emb_dim,
+                                dtype=cfg.compute_dtype)
+    self.encoder = Encoder(cfg, self.token_embedder)
+    self.decoder = Decoder(cfg, self.token_embedder)
+
+  def encode(self, encoder_input_tokens, encoder_segment_ids=None, *,
+             enable_dropout=True):
+    """Encodes [B, input_len] tokens (0 = padding) into [B, input_len, E]."""
+    return self.encoder(encoder_input_tokens, encoder_segment_ids,
+                        enable_dropout=enable_dropout)
+
+  def decode(self, encoded, encoder_input_tokens, decoder_input_tokens,
+             decoder_target_tokens, encoder_segment_ids=None,
+             decoder_segment_ids=None, decoder_positions=None, *,
+             enable_dropout=True, decode=False, max_decode_length=None):
+    """Runs the decoder on encoder outputs and returns float32 logits.
+
+    Args:
+      encoded: [B, K, E] output of `encode`.
+      encoder_input_tokens: [B, K] tokens, for the cross-attention padding mask.
+      decoder_input_tokens: [B, L] decoder inputs (targets shifted right); one
+        token per call ([B, 1]) when `decode`.
+      decoder_target_tokens: [B, L] targets; only their padding (0) is used.
+      encoder_segment_ids: [B, K] packing segment ids (1, 2, ...; 0 padding).
+      decoder_segment_ids: [B, L] packing segment ids.
+      decoder_positions: unused (relative positions need none); accepted for
+        the T5X feature interface.
+      enable_dropout: apply dropout (needs a 'dropout' rng).
+      decode: one step of cached decoding; the 'cache' collection must be
+        mutable. The first such call with [B, max_decode_length] inputs only
+        creates the cache.
+      max_decode_length: cache length; required with `decode`.
+
+    Returns:
+      Logits [B, L, vocab] in float32.
+    """
+    del decoder_positions
+    if decode:
+      # Causality comes from the cache; packing is not supported while
+      # decoding (as in T5X), so only encoder padding is masked.
+      decoder_mask = None
+      encoder_decoder_mask = make_attention_mask(
+          jnp.ones_like(decoder_target_tokens, dtype=bool),
+          encoder_input_tokens > 0)
+    else:
+      valid = decoder_target_tokens > 0
+      decoder_mask = jnp.logical_and(
+          make_causal_mask(decoder_target_tokens.shape[1]),
+          make_attention_mask(valid, valid))
+      encoder_decoder_mask = make_attention_mask(valid,
+                                                 encoder_input_tokens > 0)
+      if decoder_segment_ids is not None:
+        decoder_mask = jnp.logical_and(
+            decoder_mask,
+            make_segment_mask(decoder_segment_ids, decoder_segment_ids))
+        if encoder_segment_ids is not None:
+          encoder_decoder_mask = jnp.logical_and(
+              encoder_decoder_mask,
+              make_segment_mask(decoder_segment_ids, encoder_segment_ids))
+    return self.decoder(encoded, decoder_input_tokens, decoder_mask,
+                        encoder_decoder_mask, enable_dropout=enable_dropout,
+                        decode=decode, max_decode_length=max_decode_length)
+
+  def __call__(self, encoder_input_tokens, decoder_input_tokens,
+               decoder_target_tokens, encoder_segment_ids=None,
+               decoder_segment_ids=None, encoder_positions=None,
+               decoder_positions=None, *, enable_dropout=True, decode=False,
+               max_decode_length=None):
+    """Encodes and decodes; returns float32 logits [B, target_len, vocab].
+
+    `encoder_positions` and `decoder_positions` are accepted for the T5X
+    feature interface and unused: relative position biases need no absolute
+    positions, and packed segments are separated by the segment ids.
+    """
+    del encoder_positions
+    encoded = self.encode(encoder_input_tokens, encoder_segment_ids,
+                          enable_dropout=enable_dropout)
+    return self.decode(encoded, encoder_input_tokens, decoder_input_tokens,
+                       decoder_target_tokens, encoder_segment_ids,
+                       decoder_segment_ids, decoder_positions,
+                       enable_dropout=enable_dropout, decode=decode,
+                       max_decode_length=max_decode_length)

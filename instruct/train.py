@@ -1,0 +1,297 @@
+r"""Instruction-tune a model: `python -m instruct.train --gin_file=...`.
+
+    python -m instruct.train \
+      --gin_file=gin_configs/models/t5_1_1/tiny.gin \
+      --gin_file=gin_configs/runs/finetune.gin \
+      --gin.MODEL_DIR="'/tmp/finetune'" \
+      --gin.MIXTURE_OR_TASK_NAME="'builtin_instructions'" \
+      --gin.TRAIN_STEPS=200
+
+The same command runs on a laptop CPU and, with a bigger model gin file and
+`--gin.partitioning.Partitioner.num_partitions=...`, on every host of a TPU
+pod slice (`jax.distributed` is initialised from the environment).
+"""
+
+import dataclasses
+import math
+import os
+import sys
+import time
+from typing import Any, Callable, Optional, Sequence
+
+from absl import logging
+import gin
+import jax
+import numpy as np
+import optax
+import seqio
+import tqdm
+
+from instruct import checkpoints
+from instruct import configurables  # pylint: disable=unused-import
+from instruct import errors
+from instruct import evaluation
+from instruct import gin_utils
+from instruct import input_pipeline
+from instruct import metrics_writer
+from instruct import partitioning as partitioning_lib
+from instruct import trainer as trainer_lib
+
+REQUIRED_MACROS = ('MODEL_DIR', 'MIXTURE_OR_TASK_NAME', 'TASK_FEATURE_LENGTHS',
+                   'TRAIN_STEPS', 'BATCH_SIZE')
+
+
+class NonFiniteLossError(RuntimeError):
+  """Raised when the loss becomes NaN or infinite."""
+
+
+@dataclasses.dataclass
+class TrainResult:
+  step: int
+  state: Any
+  eval_metrics: dict
+
+
+def _to_numpy(batch):
+  return {k: v._numpy() if hasattr(v, '_numpy') else np.asarray(v)  # pylint: disable=protected-access
+          for k, v in batch.items()}
+
+
+def _summarise(metrics: dict, seconds: float, steps: int) -> dict:
+  """Turns summed step metrics into per-token and per-second figures."""
+  w = max(metrics['weight_sum'], 1e-9)
+  out = {
+      'loss': metrics['loss'] / steps,
+      'cross_ent_loss_per_token': (metrics['loss_sum'] -
+                                   metrics['z_loss_sum']) / w,
+      'z_loss_per_token': metrics['z_loss_sum'] / w,
+      'accuracy': 100.0 * metrics['correct_tokens'] /
+                  max(metrics['weighted_tokens'], 1e-9),
+      'grad_norm': metrics['grad_norm'] / steps,
+      'param_norm': metrics['param_norm'] / steps,
+      'target_tokens_per_second': metrics['target_tokens'] / seconds,
+      'input_tokens_per_second': metrics['input_tokens'] / seconds,
+      'steps_per_second': steps / seconds,
+  }
+  if 'learning_rate' in metrics:
+    out['learning_rate'] = metrics['learning_rate'] / steps
+  return out
+
+
+@gin.configurable(denylist=['gin_config_str'])
+def train(*,
+          model,
+          optimizer: optax.GradientTransformation,
+          train_dataset_cfg: input_pipeline.DatasetConfig,
+          model_dir: str,
+          total_steps: int,
+          partitioner: Optional[partitioning_lib.Partitioner] = None,
+          learning_rate_fn: Optional[Callable] = None,
+          initial_checkpoint_path: Optional[str] = None,
+          checkpoint_period: int = 1000,
+          keep_checkpoints: Optional[int] = None,
+          async_checkpointing: bool = True,
+          num_microbatches: int = 1,
+          random_seed: int = 0,
+          log_period: int = 10,
+          infer_eval_dataset_cfg: Optional[input_pipeline.DatasetConfig] = None,
+          eval_period: int = 0,
+          eval_at_start: bool = False,
+          eval_num_examples: Optional[int] = None,
+          show_progress: bool = True,
+          gin_config_str: Optional[str] = None) -> TrainResult:
+  """Trains `model` on `train_dataset_cfg` until step `total_steps`.
+
+  Args:
+    model: e.g. `EncoderDecoderModel` (provides loss_fn, score, predict).
+    optimizer: an optax transformation (see `instruct.optimizers`).
+    train_dataset_cfg: the SeqIO mixture or task to train on (packed).
+    model_dir: checkpoints, metrics and eval results go here (may be gs://).
+    total_steps: absolute step to stop at (T5X's TRAIN_STEPS).
+    partitioner: mesh and logical axis rules (default: all devices on data).
+    learning_rate_fn: the schedule, only to log the learning rate.
+    initial_checkpoint_path: parameters (and step) to start from when
+      model_dir has no checkpoint yet.
+    checkpoint_period: save every this many steps (and at the end).
+    keep_checkpoints: keep the newest N checkpoints (None keeps all).
+    async_checkpointing: write checkpoints in the background.
+    num_microbatches: gradient accumulation steps per batch.
+    random_seed: seed for initialisation and dropout.
+    log_period: write metrics every this many steps.
+    infer_eval_dataset_cfg: SeqIO task/mixture to evaluate on (optional).
+    eval_period: evaluate every this many steps (0: only at the end).
+    eval_at_start: also evaluate the starting parameters.
+    eval_num_examples: cap on examples per eval task.
+    show_progress: draw a progress bar.
+    gin_config_str: the operative config, saved next to the checkpoints.
+
+  Returns:
+    The final step, state and last evaluation metrics.
+  """
+  partitioner = partitioner or partitioning_lib.Partitioner()
+  if total_steps <= 0:
+    raise errors.UserError(f'TRAIN_STEPS must be positive, got {total_steps}.')
+  if jax.process_index() == 0 and gin_config_str:
+    import tensorflow as tf  # pylint: disable=g-import-not-at-top
+    tf.io.gfile.makedirs(model_dir)
+    with tf.io.gfile.GFile(os.path.join(model_dir, 'config.gin'), 'w') as f:
+      f.write(gin_config_str)
+
+  # ---------------------------------------------------------------------------
+  # Data.
+  # ---------------------------------------------------------------------------
+  converter = model.FEATURE_CONVERTER_CLS(pack=train_dataset_cfg.pack)
+  train_ds = input_pipeline.get_dataset(
+      train_dataset_cfg, converter, shard_id=jax.process_index(),
+      num_shards=jax.process_count())
+  train_iter = iter(train_ds)
+  local_bs = train_dataset_cfg.batch_size // jax.process_count()
+  input_shapes = {k: (train_dataset_cfg.batch_size,) + tuple(s.shape[1:])
+                  for k, s in train_ds.element_spec.items()}
+
+  # ---------------------------------------------------------------------------
+  # State. Restored in this order:
+  #   1. the latest checkpoint in model_dir (params, optimizer, step, data
+  #      position): a restarted or pre-empted run continues exactly;
+  #   2. else initial_checkpoint_path (params and step only; fresh optimizer
+  #      and data), the usual fine-tuning start;
+  #   3. else a fresh initialisation from random_seed.
+  # ---------------------------------------------------------------------------
+  factory = trainer_lib.StateFactory(model, optimizer, partitioner,
+                                     input_shapes)
+  manager = checkpoints.CheckpointManager(model_dir, keep=keep_checkpoints,
+                                          async_save=async_checkpointing)
+  latest = manager.latest_step()
+  if latest is not None:
+    logging.info('Resuming from %s/checkpoint_%d', model_dir, latest)
+    tree = manager.restore(
+        latest,
+        checkpoints.t5x_state(factory.abstract_state.params,
+                              factory.abstract_state.opt_state,
+                              factory.abstract_state.step),
+        iterator=train_iter)
+    state = trainer_lib.TrainState(step=tree['state']['step'],
+                                   params=tree['target'],
+                                   opt_state=tree['state']['param_states'])
+  elif initial_checkpoint_path:
+    params, step = checkpoints.restore_params_and_step(
+        initial_checkpoint_path, factory.abstract_state.params)
+    logging.info('Starting from %s (step %d)', initial_checkpoint_path, step)
+    state = factory.from_params(params, step)
+  else:
+    state = factory.init(random_seed)
+  start_step = int(state.step)
+  print(f'[instruct.train] {"resuming" if latest is not None else "starting"}'
+        f' at step {start_step} of {total_steps}; mesh '
+        f'{dict(partitioner.mesh.shape)}; model_dir {model_dir}', flush=True)
+
+  evaluator = None
+  eval_metrics = {}
+  if infer_eval_dataset_cfg is not None:
+    evaluator = evaluation.InferenceEvaluator(
+        model, partitioner,
+        infer_eval_dataset_cfg.mixture_or_task_name,
+        infer_eval_dataset_cfg.task_feature_lengths,
+        split=infer_eval_dataset_cfg.split,
+        batch_size=infer_eval_dataset_cfg.batch_size,
+        num_examples=eval_num_examples,
+        output_dir=os.path.join(model_dir, 'inference_eval'),
+        seed=infer_eval_dataset_cfg.seed or 42,
+        use_cached=infer_eval_dataset_cfg.use_cached,
+        module=infer_eval_dataset_cfg.module,
+        show_progress=show_progress)
+
+  def run_eval(step):
+    metrics = evaluator.evaluate(state.params, step)
+    flat = {f'eval/{t}/{k}': v for t, m in metrics.items() for k, v in m.items()}
+    writer.write_scalars(step, flat)
+    print(evaluation.markdown_table(metrics, title=f'Evaluation, step {step}'),
+          flush=True)
+    return metrics
+
+  writer = metrics_writer.MetricsWriter(os.path.join(model_dir, 'train'))
+  if evaluator is not None and eval_at_start and start_step == 0:
+    eval_metrics = run_eval(0)
+
+  # ---------------------------------------------------------------------------
+  # Loop. Step n+1 is dispatched before step n's metrics are pulled to the
+  # host, so the device never waits on logging.
+  # ---------------------------------------------------------------------------
+  step_fn = trainer_lib.jit_train_step(
+      trainer_lib.make_train_step(model, optimizer, num_microbatches,
+                                  learning_rate_fn), factory)
+  rng = jax.random.PRNGKey(random_seed + 1)
+  bar = tqdm.tqdm(total=total_steps, initial=start_step, unit='step',
+                  dynamic_ncols=True,
+                  disable=not show_progress or jax.process_index() != 0)
+  window, window_steps, window_start = None, 0, time.time()
+  pending = None  # (step, device metrics) not yet checked on the host.
+  last_saved = start_step if latest is not None else None
+
+  def check(step, device_metrics):
+    host = jax.tree.map(lambda x: float(np.asarray(x)), device_metrics)
+    if not math.isfinite(host['loss']):
+      raise NonFiniteLossError(
+          f'Loss became {host["loss"]} at step {step}. Stopped without saving; '
+          f'the last good checkpoint is '
+          f'{"step %d" % last_saved if last_saved is not None else "none"} in '
+          f'{model_dir}. Try a lower learning rate or enable gradient '
+          'clipping.')
+    return host
+
+  try:
+    step = start_step
+    while step < total_steps:
+      batch = partitioner.shard_batch(_to_numpy(next(train_iter)))
+      state, device_metrics = step_fn(state, batch, rng)
+      step += 1
+      if pending is not None:
+        host = check(*pending)
+        window = host if window is None else {
+            k: window[k] + host[k] for k in window}
+        window_steps += 1
+      pending = (step, device_metrics)
+      if step % log_period == 0 or step == total_steps:
+        host = check(*pending)
+        pending = None
+        window = host if window is None else {
+            k: window[k] + host[k] for k in window}
+        window_steps += 1
+        seconds = max(time.time() - window_start, 1e-9)
+        summary = _summarise(window, seconds, window_steps)
+        writer.write_scalars(step, summary)
+        bar.set_postfix(loss=f'{summary["cross_ent_loss_per_token"]:.3f}',
+                        tok_s=f'{summary["target_tokens_per_second"] + summary["input_tokens_per_second"]:,.0f}')
+        window, window_steps, window_start = None, 0, time.time()
+      bar.update(1)
+      if step % checkpoint_period == 0 or step == total_steps:
+        if pending is not None:
+          check(*pending)
+          pending = None
+        manager.save(step, checkpoints.t5x_state(state.params, state.opt_state,
+                                                 state.step), train_iter)
+        last_saved = step
+      if evaluator is not None and ((eval_period and step % eval_period == 0)
+                                    or step == total_steps):
+        eval_metrics = run_eval(step)
+  finally:
+    bar.close()
+    manager.wait_until_finished()
+    manager.close()
+    writer.close()
+  return TrainResult(step=int(state.step), state=state,
+                     eval_metrics=eval_metrics)
+
+
+def main(argv: Sequence[str]) -> None:
+  args, bindings = gin_utils.parse_flags(argv, description=__doc__)
+  partitioning_lib.maybe_initialize_distributed()
+  gin_utils.parse_gin(args.gin_file, bindings, args.gin_search_paths)
+  gin_utils.call_configured(
+      lambda: train(gin_config_str=gin.config_str()),  # pylint: disable=no-value-for-parameter
+      REQUIRED_MACROS)
+
+
+if __name__ == '__main__':
+  logging.set_verbosity(logging.WARNING)
+  sys.exit(gin_utils.run_main(main))
