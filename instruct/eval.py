@@ -1,0 +1,94 @@
+r"""Evaluate checkpoints: `python -m instruct.eval --gin_file=... `.
+
+    python -m instruct.eval \
+      --gin_file=models/t5_1_1/tiny.gin --gin_file=models/vocab/byte.gin \
+      --gin_file=runs/eval.gin \
+      --gin.CHECKPOINT_PATH="'/tmp/run'" --gin.EVAL_OUTPUT_DIR="'/tmp/run/eval'" \
+      --gin.MIXTURE_OR_TASK_NAME="'builtin_instructions_eval'" \
+      --gin.TASK_FEATURE_LENGTHS="{'inputs': 192, 'targets': 32}"
+
+CHECKPOINT_PATH may be one `checkpoint_<step>` directory or a model directory,
+in which case every checkpoint in it is evaluated (oldest first).
+"""
+
+import os
+import sys
+from typing import Optional, Sequence
+
+from absl import logging
+from etils import epath
+import gin
+import optax
+
+from instruct import checkpoints
+from instruct import configurables  # pylint: disable=unused-import
+from instruct import evaluation
+from instruct import gin_utils
+from instruct import input_pipeline
+from instruct import partitioning as partitioning_lib
+from instruct import trainer as trainer_lib
+
+REQUIRED_MACROS = ('CHECKPOINT_PATH', 'EVAL_OUTPUT_DIR', 'MIXTURE_OR_TASK_NAME',
+                   'TASK_FEATURE_LENGTHS')
+
+
+def checkpoint_dirs(path: str) -> Sequence[epath.Path]:
+  """One checkpoint dir, or every `checkpoint_<step>` in a model dir."""
+  p = epath.Path(path)
+  if (p / 'state').exists():
+    return [p]
+  found = checkpoints.find_checkpoint_dir(path)  # Raises a clear error.
+  steps = sorted((checkpoints.step_of(c), c) for c in found.parent.iterdir()
+                 if checkpoints.step_of(c) is not None and (c / 'state').exists())
+  return [c for _, c in steps]
+
+
+def load_params(model, partitioner, dataset_cfg, ckpt_dir):
+  """Params of `ckpt_dir`, sharded for `model` (shapes from the dataset)."""
+  lengths = dataset_cfg.task_feature_lengths
+  converter = model.FEATURE_CONVERTER_CLS(pack=False)
+  shapes = {k: (dataset_cfg.batch_size, v) for k, v in
+            converter.get_model_feature_lengths(lengths).items()}
+  factory = trainer_lib.StateFactory(model, _no_optimizer(), partitioner,
+                                     shapes)
+  return checkpoints.restore_params_and_step(os.fspath(ckpt_dir),
+                                             factory.abstract_state.params)
+
+
+def _no_optimizer():
+  return optax.identity()
+
+
+@gin.configurable
+def evaluate(*, model, checkpoint_path: str, output_dir: str,
+             dataset_cfg: input_pipeline.DatasetConfig,
+             partitioner: Optional[partitioning_lib.Partitioner] = None,
+             num_examples: Optional[int] = None):
+  """Evaluates each checkpoint; returns {step: {task: {metric: value}}}."""
+  partitioner = partitioner or partitioning_lib.Partitioner()
+  dirs = checkpoint_dirs(checkpoint_path)
+  evaluator = evaluation.InferenceEvaluator(
+      model, partitioner, dataset_cfg.mixture_or_task_name,
+      dataset_cfg.task_feature_lengths, split=dataset_cfg.split,
+      batch_size=dataset_cfg.batch_size, num_examples=num_examples,
+      output_dir=output_dir, seed=dataset_cfg.seed or 42,
+      use_cached=dataset_cfg.use_cached, module=dataset_cfg.module)
+  results = {}
+  for d in dirs:
+    params, step = load_params(model, partitioner, dataset_cfg, d)
+    metrics = evaluator.evaluate(params, step)
+    print(evaluation.markdown_table(metrics, title=f'{d} (step {step})'),
+          flush=True)
+    results[step] = metrics
+  return results
+
+
+def main(argv: Sequence[str]) -> None:
+  args, bindings = gin_utils.parse_flags(argv, description=__doc__)
+  gin_utils.parse_gin(args.gin_file, bindings, args.gin_search_paths)
+  gin_utils.call_configured(evaluate, REQUIRED_MACROS)  # pylint: disable=no-value-for-parameter
+
+
+if __name__ == '__main__':
+  logging.set_verbosity(logging.WARNING)
+  sys.exit(gin_utils.run_main(main))

@@ -1,0 +1,3 @@
+"""SeqIO task and mixture registrations. Importing this registers them."""
+
+import tasks.builtin  # pylint: disable=unused-import
