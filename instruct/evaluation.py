@@ -9,6 +9,7 @@ and `results-<step>.md`.
 
 import json
 import os
+import sys
 from typing import Any, Dict, Mapping, Optional, Sequence
 
 from absl import logging
@@ -61,6 +62,8 @@ class InferenceEvaluator:
     self.output_dir = output_dir
     self.show_progress = show_progress
     self.name = mixture_or_task_name
+    if output_dir:
+      tf.io.gfile.makedirs(output_dir)
     self._seqio = seqio.Evaluator(
         mixture_or_task_name=mixture_or_task_name,
         feature_converter=model.FEATURE_CONVERTER_CLS(pack=False),
@@ -87,7 +90,8 @@ class InferenceEvaluator:
     results = []
     total = int(ds.cardinality().numpy()) if ds.cardinality() >= 0 else None
     bar = tqdm.tqdm(total=total, desc=what, unit='ex', leave=False,
-                    disable=not self.show_progress or jax.process_index() != 0)
+                    disable=(not self.show_progress or jax.process_index() != 0 or
+                             not sys.stderr.isatty()))
     for index, feats, n in _batches(ds, self.batch_size):
       local_feats = {k: v[lo:lo + local] for k, v in feats.items()}
       with self.partitioner.context():

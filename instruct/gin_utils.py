@@ -11,6 +11,7 @@ message naming the file, flag or macro at fault.
 """
 
 import argparse
+import logging
 import os
 from typing import List, Optional, Sequence, Tuple
 
@@ -55,16 +56,32 @@ def parse_flags(argv: Sequence[str],
   return args, list(args.gin_bindings) + bindings
 
 
+class _QuietPathProbes(logging.Filter):
+  """Hides gin's 'Path not found' log lines for search-path probes."""
+
+  def filter(self, record):
+    return not str(record.getMessage()).startswith('Path not found')
+
+
 def parse_gin(gin_files: Sequence[str], bindings: Sequence[str],
               search_paths: Sequence[str] = ()) -> None:
   """Parses gin files and bindings, turning gin's errors into UserErrors."""
   paths = [p for entry in search_paths for p in entry.split(',') if p]
-  for path in [os.getcwd(), *paths, PACKAGE_GIN_DIR]:
+  for path in [*paths, PACKAGE_GIN_DIR]:
     gin.add_config_file_search_path(path)
   if not gin_files:
     raise UserError('No --gin_file given; e.g. '
                     '--gin_file=gin_configs/quickstart.gin')
   files = [f for entry in gin_files for f in entry.split(',') if f]
+  quiet = _QuietPathProbes()
+  logging.getLogger().addFilter(quiet)
+  try:
+    _parse(files, bindings, paths)
+  finally:
+    logging.getLogger().removeFilter(quiet)
+
+
+def _parse(files, bindings, paths):
   for f in files:
     try:
       gin.parse_config_file(f)

@@ -24,8 +24,9 @@ into the task's full template list) metadata; feature converters ignore them
 and mixtures drop them unless passed `passthrough_features`.
 """
 
+import collections
 import functools
-from typing import Any, Dict, List, Optional
+from typing import Any, List, Optional
 
 import seqio
 import tensorflow as tf
@@ -72,9 +73,24 @@ def _tf_signature(value: Any) -> tf.TensorSpec:
   raise TypeError(f'Unsupported field value {value!r}.')
 
 
+@functools.lru_cache(maxsize=None)
+def _columns(task_name: str, split: str):
+  """Generates a split once per process, as `{field: tuple of values}`.
+
+  The data is a pure function of (task, split), so caching is safe; it makes
+  the repeated dataset builds of training, evaluation and tests cheap (a full
+  20k-example train split takes ~0.3 s to generate).
+  """
+  columns = collections.defaultdict(list)
+  for ex in builtin.generate_examples(task_name, split):
+    for k, v in ex.items():
+      columns[k].append(v)
+  return {k: tuple(v) for k, v in columns.items()}
+
+
 def _dataset_fn(split: str, shuffle_files: bool, seed: Optional[int] = None,
                 *, task_name: str) -> tf.data.Dataset:
-  """Lazily generates a built-in task's raw fields.
+  """Returns a built-in task's raw fields as a dataset.
 
   The content of a split is fixed (generated with `builtin.DEFAULT_SEED`), and
   so is its order: there are no files to shuffle, so `shuffle_files` and
@@ -91,15 +107,19 @@ def _dataset_fn(split: str, shuffle_files: bool, seed: Optional[int] = None,
     A dataset of field dicts (strings, int64s, string vectors), with `idx`.
   """
   del shuffle_files, seed  # The generated data is fixed; see docstring.
+  columns = _columns(task_name, split)
   # One example fixes the schema; every example of a task has the same fields.
-  first = builtin.generate_example(task_name, split, 0)
-  signature = {k: _tf_signature(v) for k, v in first.items()}
-
-  def _generate():
-    return builtin.generate_examples(task_name, split)
-
-  return tf.data.Dataset.from_generator(_generate,
-                                        output_signature=signature)
+  signature = {k: _tf_signature(v[0]) for k, v in columns.items()}
+  # Built in memory from tensors, not through a Python generator: a dataset
+  # made of tensors can have its iterator checkpointed with the model, which
+  # `from_generator`'s stateful PyFunc cannot.
+  tensors = {}
+  for k, spec in signature.items():
+    if spec.shape.rank == 1:
+      tensors[k] = tf.ragged.constant(columns[k], dtype=spec.dtype)
+    else:
+      tensors[k] = tf.constant(columns[k], dtype=spec.dtype)
+  return tf.data.Dataset.from_tensor_slices(tensors)
 
 
 def _source(task_name: str, splits) -> seqio.FunctionDataSource:

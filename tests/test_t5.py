@@ -1,5 +1,6 @@
 """Tests for the T5 network, its HF weight conversion and cached decoding."""
 
+import dataclasses
 import functools
 
 import flax
@@ -78,14 +79,21 @@ def batch():
 
 
 @functools.partial(jax.jit, static_argnums=0)
-def _forward(config, params, inputs, decoder_inputs, targets):
+def _forward(config, params, inputs, decoder_inputs, targets, **features):
   return t5.Transformer(config).apply({'params': params}, inputs,
-                                      decoder_inputs, targets,
+                                      decoder_inputs, targets, **features,
                                       enable_dropout=False)
 
 
-@functools.partial(jax.jit, static_argnames=('module', 'cached', 'eos_id',
-                                              'temperature', 'topk'))
+@functools.partial(jax.jit, static_argnums=0)
+def _init(config, rng):
+  ones = jnp.ones((1, 4), jnp.int32)
+  return t5.Transformer(config).init(rng, ones, ones, ones,
+                                     enable_dropout=False)
+
+
+@functools.partial(jax.jit, static_argnames=('module', 'cached', 'temperature',
+                                              'topk'))
 def _decode(module, params, inputs, *, cached=True, eos_id=1, temperature=0.0,
             rng=None, topk=0):
   fn = decoding.greedy_decode if cached else decoding.decode_without_cache
@@ -102,11 +110,16 @@ def test_relative_position_bucket_matches_hf():
   from transformers.models.t5 import modeling_t5  # pylint: disable=g-import-not-at-top
   rel = np.arange(-1000, 1000)
   for bidirectional in (True, False):
-    ours = t5.relative_position_bucket(rel, bidirectional, 32, 128)
-    theirs = modeling_t5.T5Attention._relative_position_bucket(  # pylint: disable=protected-access
-        torch.from_numpy(rel), bidirectional, 32, 128).numpy()
-    np.testing.assert_array_equal(ours, theirs)
-    assert len(np.unique(ours)) == 32  # Every bucket is exercised.
+    for num_buckets, max_distance in ((32, 128), (64, 256), (16, 20)):
+      ours = t5.relative_position_bucket(rel, bidirectional, num_buckets,
+                                         max_distance)
+      theirs = modeling_t5.T5Attention._relative_position_bucket(  # pylint: disable=protected-access
+          torch.from_numpy(rel), bidirectional, num_buckets,
+          max_distance).numpy()
+      np.testing.assert_array_equal(ours, theirs)
+      # Every bucket is used (bidirectional: no key after the query is at
+      # distance 0, so the first bucket of that half stays unused).
+      assert len(np.unique(ours)) == num_buckets - bidirectional
 
 
 def test_logits_match_hf(hf_and_ours, batch):
@@ -127,6 +140,8 @@ def test_logits_match_hf(hf_and_ours, batch):
       np.abs(ours - expected.numpy())[valid].max(), 1e-4)
 
 
+# The tied, ReLU model repeats its start token; the v1.1 one says more.
+@pytest.mark.parametrize('hf_and_ours', ['v1_1'], indirect=True)
 def test_greedy_decode_matches_hf_generate(hf_and_ours, batch):
   torch = pytest.importorskip('torch')
   hf_model, config, params = hf_and_ours
@@ -168,10 +183,7 @@ def test_hf_round_trip_is_exact(hf_and_ours):
     np.testing.assert_array_equal(back[name], value, err_msg=name)
 
   # Ours -> HF -> ours from our own initialiser, boxed as init returns it.
-  variables = t5.Transformer(config).init(
-      jax.random.PRNGKey(1), jnp.ones((1, 4), jnp.int32),
-      jnp.ones((1, 3), jnp.int32), jnp.ones((1, 3), jnp.int32),
-      enable_dropout=False)
+  variables = _init(config, jax.random.PRNGKey(1))
   ours = jax.tree.map(np.asarray, nn.unbox(variables['params']))
   again = hf_t5.params_from_hf_t5(hf_t5.params_to_hf_t5(variables, config),
                                   config)
@@ -246,11 +258,9 @@ def test_parameter_tree_and_logical_axes():
 
 
 def test_parameter_tree_variants():
-  tied = _init_tree(t5.T5Config(**{**_TINY.__dict__,
-                                   'logits_via_embedding': True}))
+  tied = _init_tree(dataclasses.replace(_TINY, logits_via_embedding=True))
   assert set(tied) == set(_EXPECTED_TREE) - {'decoder/logits_dense/kernel'}
-  relu = _init_tree(t5.T5Config(**{**_TINY.__dict__,
-                                   'mlp_activations': ('relu',)}))
+  relu = _init_tree(dataclasses.replace(_TINY, mlp_activations=('relu',)))
   assert relu['encoder/layers_0/mlp/wi/kernel'] == (('embed', 'mlp'), (16, 24))
   assert not any('wi_0' in k for k in relu)
 
@@ -260,10 +270,7 @@ def test_parameter_tree_variants():
 # ----------------------------------------------------------------------------
 @pytest.fixture(scope='module')
 def tiny_params():
-  ones = jnp.ones((1, 4), jnp.int32)
-  variables = t5.Transformer(_TINY).init(jax.random.PRNGKey(0), ones, ones,
-                                         ones, enable_dropout=False)
-  return nn.unbox(variables['params'])
+  return nn.unbox(_init(_TINY, jax.random.PRNGKey(0))['params'])
 
 
 def test_packed_equals_unpacked(tiny_params):
@@ -271,23 +278,19 @@ def test_packed_equals_unpacked(tiny_params):
   inputs_a, targets_a = [5, 6, 7, 8, 1], [9, 10, 1]
   inputs_b, targets_b = [11, 12, 1], [13, 14, 15, 1]
   row = lambda *parts: np.array([sum(parts, [])], np.int32)
-  packed = dict(
-      encoder_input_tokens=row(inputs_a, inputs_b, [0, 0]),
+  features = dict(
       encoder_segment_ids=row([1] * 5, [2] * 3, [0, 0]),
       encoder_positions=row(list(range(5)), list(range(3)), [0, 0]),
-      decoder_target_tokens=row(targets_a, targets_b, [0]),
-      decoder_input_tokens=row([0] + targets_a[:-1], [0] + targets_b[:-1],
-                               [0]),
       decoder_segment_ids=row([1] * 3, [2] * 4, [0]),
       decoder_positions=row(list(range(3)), list(range(4)), [0]))
-  module = t5.Transformer(_TINY)
-  logits = module.apply({'params': tiny_params}, **packed,
-                        enable_dropout=False)[0]
+  logits = _forward(
+      _TINY, tiny_params, row(inputs_a, inputs_b, [0, 0]),
+      row([0] + targets_a[:-1], [0] + targets_b[:-1], [0]),
+      row(targets_a, targets_b, [0]), **features)[0]
   for inputs, targets, span in ((inputs_a, targets_a, slice(0, 3)),
                                 (inputs_b, targets_b, slice(3, 7))):
-    alone = module.apply({'params': tiny_params}, row(inputs),
-                         row([0] + targets[:-1]), row(targets),
-                         enable_dropout=False)[0]
+    alone = _forward(_TINY, tiny_params, row(inputs), row([0] + targets[:-1]),
+                     row(targets))[0]
     np.testing.assert_allclose(logits[span], alone, atol=1e-5, rtol=0)
 
 

@@ -31,7 +31,8 @@ import dataclasses
 import hashlib
 import random
 import statistics
-from typing import Any, Callable, Dict, Iterator, List, Mapping, Optional, Sequence, Tuple
+from typing import (Any, Callable, Dict, Iterator, List, Mapping, Optional,
+                    Sequence, Tuple)
 
 from instruct.data import templates as templates_lib
 
@@ -127,8 +128,8 @@ _NEGATIVE_ADJECTIVES = (
     'bad', 'terrible', 'awful', 'horrible', 'boring', 'dreadful', 'poor',
     'disappointing', 'nasty', 'dull', 'annoying', 'mediocre',
 )
-_POSITIVE_VERBS = ('loved', 'enjoyed', 'liked', 'adored', 'recommend')
-_NEGATIVE_VERBS = ('hated', 'disliked', 'regretted', 'detested', 'avoid')
+_POSITIVE_VERBS = ('loved', 'enjoyed', 'liked', 'adored', 'praised')
+_NEGATIVE_VERBS = ('hated', 'disliked', 'regretted', 'detested', 'avoided')
 _REVIEW_NOUNS = (
     'movie', 'meal', 'hotel', 'book', 'concert', 'service', 'game', 'show',
     'trip', 'room', 'song', 'cafe', 'phone', 'class', 'album', 'pizza',
@@ -185,6 +186,7 @@ _TOY_NOUNS = ('cat', 'dog', 'bird', 'fish', 'man', 'woman', 'child', 'tree',
               'boy', 'girl', 'horse', 'apple')
 _TOY_ANIMATE = ('cat', 'dog', 'bird', 'fish', 'man', 'woman', 'child', 'boy',
                 'girl', 'horse')
+_TOY_FOOD = ('fish', 'apple')
 _TOY_TRANSITIVE = ('sees', 'eats', 'likes', 'finds')
 _TOY_INTRANSITIVE = ('runs', 'sleeps', 'sings', 'jumps')
 _TOY_ADJECTIVES = ('big', 'small', 'red', 'happy', 'old', 'fast', 'green',
@@ -286,7 +288,9 @@ def _generate_translation(rng: random.Random) -> Fields:
     if slot == 'S':
       words.append(rng.choice(_TOY_ANIMATE))
     elif slot == 'O':
-      words.append(rng.choice(_TOY_NOUNS))
+      # Keep the toy sentences sensible: only food gets eaten.
+      eaten = 'eats' in words
+      words.append(rng.choice(_TOY_FOOD if eaten else _TOY_NOUNS))
     elif slot == 'VT':
       words.append(rng.choice(_TOY_TRANSITIVE))
     elif slot == 'VI':

@@ -1,4 +1,4 @@
-"""Conversion between Hugging Face `T5ForConditionalGeneration` weights and ours.
+"""Weight conversion between Hugging Face `T5ForConditionalGeneration` and us.
 
 Both directions read one table of (our path, HF name, transposed?) entries,
 so they cannot drift apart. HF's `nn.Linear` stores [out, in] where our
@@ -163,7 +163,7 @@ def params_from_hf_t5(state_dict: Mapping[str, Any],
           'does the config match the checkpoint (layers, tied embeddings, '
           'feed_forward_proj)?')
     value = _to_numpy(state_dict[name])
-    value = np.ascontiguousarray(value.T if transpose else value)
+    value = np.array(value.T if transpose else value, order='C')
     if value.shape != expected[path]:
       raise ValueError(f'HF weight {name!r} gives {"/".join(path)} shape '
                        f'{value.shape}; config expects {expected[path]}.')
@@ -200,7 +200,8 @@ def params_to_hf_t5(params: Any, config: t5.T5Config) -> Dict[str, np.ndarray]:
                        'config match the parameters?')
       node = node[key]
     value = np.asarray(node, dtype=np.float32)
-    state_dict[name] = np.ascontiguousarray(value.T if transpose else value)
+    # A fresh, writable copy: torch.from_numpy rejects read-only jax buffers.
+    state_dict[name] = np.array(value.T if transpose else value, order='C')
   shared = state_dict['shared.weight']
   aliases = ['encoder.embed_tokens.weight', 'decoder.embed_tokens.weight']
   if config.logits_via_embedding:

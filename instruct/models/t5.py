@@ -1,4 +1,4 @@
-"""T5 (v1.1 by default) encoder-decoder in flax.linen, with T5X's parameter tree.
+"""T5 (v1.1 by default) encoder-decoder in flax.linen, T5X parameter tree.
 
 The network is the one behind the T5 v1.1 and Flan-T5 checkpoints: RMSNorm
 without biases, relative position buckets shared by all layers of a stack,
@@ -78,8 +78,7 @@ def _activation(name: str) -> Callable[[Array], Array]:
 
 
 def relative_position_bucket(relative_position: np.ndarray,
-                             bidirectional: bool = True,
-                             num_buckets: int = 32,
+                             bidirectional: bool = True, num_buckets: int = 32,
                              max_distance: int = 128) -> np.ndarray:
   """Maps relative positions (key - query) to T5's relative attention buckets.
 
@@ -108,13 +107,13 @@ def relative_position_bucket(relative_position: np.ndarray,
     n = np.maximum(n, 0)
   max_exact = num_buckets // 2
   is_small = n < max_exact
-  # float32 like Mesh TensorFlow and PyTorch, so boundary cases round alike;
-  # the epsilon keeps log(0) finite for the (unused) small entries.
-  ratio = n.astype(np.float32) / np.float32(max_exact)
-  scale = np.float32(num_buckets - max_exact) / np.float32(
-      math.log(max_distance / max_exact))
+  # float32 and the operation order of HF's PyTorch port, so that distances
+  # on a bucket boundary round the same way; n is raised to 1 only to keep
+  # log() finite for the small distances, which do not use this branch.
+  ratio = np.maximum(n, 1).astype(np.float32) / np.float32(max_exact)
   large = max_exact + (
-      np.log(ratio + np.finfo(np.float32).eps) * scale).astype(np.int64)
+      np.log(ratio) / np.float32(math.log(max_distance / max_exact)) *
+      np.float32(num_buckets - max_exact)).astype(np.int64)
   large = np.minimum(large, num_buckets - 1)
   buckets += np.where(is_small, n, large)
   return buckets.astype(np.int32)
@@ -126,7 +125,8 @@ def make_attention_mask(query_input: Array, key_input: Array) -> Array:
                          key_input[:, None, None, :])
 
 
-def make_segment_mask(query_segment_ids: Array, key_segment_ids: Array) -> Array:
+def make_segment_mask(query_segment_ids: Array,
+                      key_segment_ids: Array) -> Array:
   """[B, 1, Q, K] mask allowing attention within the same packed segment."""
   return jnp.equal(query_segment_ids[:, None, :, None],
                    key_segment_ids[:, None, None, :])
@@ -139,7 +139,7 @@ def make_causal_mask(length: int) -> Array:
 
 
 class Embed(nn.Module):
-  """Token embedding shared by the encoder, the decoder and (optionally) logits."""
+  """Token embedding shared by encoder, decoder and (optionally) logits."""
   num_embeddings: int
   features: int
   dtype: Any = jnp.float32
@@ -160,7 +160,7 @@ class Embed(nn.Module):
 
 
 class Dense(nn.Module):
-  """Bias-free projection of the last axis with a 2-D, logically named kernel."""
+  """Bias-free projection of the last axis with a 2-D, named kernel."""
   features: int
   kernel_axes: Tuple[str, str]
   kernel_init: Initializer = _mlp_kernel_init
@@ -243,15 +243,10 @@ class MultiHeadDotProductAttention(nn.Module):
   dtype: Any = jnp.float32
 
   @nn.compact
-  def __call__(self,
-               inputs_q: Array,
-               inputs_kv: Array,
-               mask: Optional[Array] = None,
-               bias: Optional[Array] = None,
-               relpos_table: Optional[Array] = None,
-               *,
-               enable_dropout: bool = True,
-               decode: bool = False) -> Array:
+  def __call__(self, inputs_q: Array, inputs_kv: Array,
+               mask: Optional[Array] = None, bias: Optional[Array] = None,
+               relpos_table: Optional[Array] = None, *,
+               enable_dropout: bool = True, decode: bool = False) -> Array:
     """Attends `inputs_q` [B, Q, E] to `inputs_kv` [B, K, E].
 
     Args:
@@ -315,7 +310,7 @@ class MultiHeadDotProductAttention(nn.Module):
                                       ('batch', 'length', 'heads', 'kv'))
 
   def _use_cache(self, k_BKHD, v_BKHD, mask, bias, relpos_table):
-    """Writes the step's key/value into the cache and returns the whole cache."""
+    """Writes this step's key/value into the cache; returns the whole cache."""
     initialized = self.has_variable('cache', 'cached_key')
     # On the first (initialising) call the inputs span the full decode length,
     # which gives the cache its shape.
@@ -457,7 +452,7 @@ class DecoderLayer(nn.Module):
 
 
 class Encoder(nn.Module):
-  """Embedding, encoder layers sharing one relative position bias, final norm."""
+  """Embedding, layers sharing one relative position bias, final norm."""
   config: T5Config
   shared_embedding: nn.Module
 
