@@ -191,3 +191,16 @@ class CheckpointManager:
 
   def close(self):
     self._manager.close()
+
+
+def load_numpy_tree(checkpoint_dir: str) -> Any:
+  """The whole saved `state` tree as host numpy arrays (for tools and tests)."""
+  path = epath.Path(checkpoint_dir) / 'state'
+  checkpointer = ocp.PyTreeCheckpointer()
+  meta = checkpointer.metadata(path)
+  tree = getattr(meta, 'item_metadata', None) or meta
+  tree = getattr(tree, 'tree', tree)
+  restore_args = jax.tree.map(
+      lambda _: ocp.RestoreArgs(restore_type=np.ndarray), tree)
+  return checkpointer.restore(
+      path, args=ocp.args.PyTreeRestore(restore_args=restore_args))

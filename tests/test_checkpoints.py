@@ -1,0 +1,67 @@
+"""Checkpoint layout and restore order helpers."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+import pytest
+import tensorflow as tf
+
+from instruct import checkpoints
+from instruct.errors import UserError
+
+
+def _save(tmp_path, step=3):
+  params = {'encoder': {'kernel': jnp.arange(12.0).reshape(4, 3)},
+            'scale': jnp.ones((3,))}
+  opt = optax.adamw(1e-3).init(params)
+  ds = tf.data.Dataset.range(50)
+  it = iter(ds)
+  for _ in range(7):
+    next(it)
+  mgr = checkpoints.CheckpointManager(str(tmp_path), keep=2)
+  mgr.save(step, checkpoints.t5x_state(params, opt, jnp.int32(step)), it)
+  mgr.wait_until_finished()
+  return mgr, params, opt
+
+
+def test_t5x_layout_and_numpy_load(tmp_path):
+  mgr, params, _ = _save(tmp_path)
+  ckpt = tmp_path / 'checkpoint_3'
+  assert (ckpt / '_CHECKPOINT_METADATA').exists()
+  assert (ckpt / 'state' / 'manifest.ocdbt').exists()
+  assert list((ckpt / 'dataset').glob('train_ds-000-of-001*'))
+  tree = checkpoints.load_numpy_tree(str(ckpt))
+  assert set(tree) == {'target', 'state'}
+  assert set(tree['state']) == {'step', 'param_states'}
+  assert int(tree['state']['step']) == 3
+  np.testing.assert_array_equal(tree['target']['encoder']['kernel'],
+                                np.asarray(params['encoder']['kernel']))
+  mgr.close()
+
+
+def test_restore_params_and_step_and_dataset_position(tmp_path):
+  mgr, params, opt = _save(tmp_path)
+  sharding = jax.sharding.SingleDeviceSharding(jax.devices()[0])
+  abstract = jax.tree.map(
+      lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype, sharding=sharding),
+      params)
+  got, step = checkpoints.restore_params_and_step(str(tmp_path), abstract)
+  assert step == 3
+  np.testing.assert_array_equal(got['scale'], params['scale'])
+  # The data iterator resumes exactly where it was saved (after 7 elements).
+  it = iter(tf.data.Dataset.range(50))
+  full_abstract = jax.tree.map(
+      lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype, sharding=sharding),
+      checkpoints.t5x_state(params, opt, jnp.int32(3)))
+  mgr.restore(3, full_abstract, iterator=it)
+  assert int(next(it)) == 7
+  mgr.close()
+
+
+def test_unreadable_checkpoint_paths_name_the_path(tmp_path):
+  with pytest.raises(UserError, match='does not exist'):
+    checkpoints.find_checkpoint_dir(str(tmp_path / 'nope'))
+  (tmp_path / 'empty').mkdir()
+  with pytest.raises(UserError, match='is not a checkpoint'):
+    checkpoints.find_checkpoint_dir(str(tmp_path / 'empty'))
