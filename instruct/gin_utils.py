@@ -136,6 +136,6 @@ def run_main(fn, argv: Optional[Sequence[str]] = None) -> int:
   try:
     fn(sys.argv[1:] if argv is None else argv)
   except UserError as e:
-    print(f'error: {e}', file=sys.stderr)
+    print(f'error: {_first_line(e)}', file=sys.stderr)
     return 2
   return 0

@@ -49,21 +49,15 @@ def import_task_modules(modules: Optional[Union[str, Sequence[str]]]) -> None:
 
 def get_mixture_or_task(name: str):
   """Looks up a registered task or mixture, with a helpful error."""
-  provider = seqio.maybe_get_mixture_or_task(name) if hasattr(
-      seqio, 'maybe_get_mixture_or_task') else None
-  if provider is not None:
-    return provider
-  try:
+  known = set(seqio.TaskRegistry.names()) | set(seqio.MixtureRegistry.names())
+  if name in known:
     return seqio.get_mixture_or_task(name)
-  except ValueError:
-    known = sorted(set(seqio.TaskRegistry.names()) |
-                   set(seqio.MixtureRegistry.names()))
-    close = difflib.get_close_matches(name, known, n=5, cutoff=0.5)
-    hint = f' Did you mean: {", ".join(close)}?' if close else ''
-    raise UserError(
-        f'MIXTURE_OR_TASK_NAME={name!r} is not a registered SeqIO task or '
-        f'mixture ({len(known)} are registered; is MIXTURE_OR_TASK_MODULE '
-        f'set to the module that registers it?).{hint}') from None
+  close = difflib.get_close_matches(name, sorted(known), n=5, cutoff=0.5)
+  hint = f' Did you mean: {", ".join(close)}?' if close else ''
+  raise UserError(
+      f'MIXTURE_OR_TASK_NAME={name!r} is not a registered SeqIO task or '
+      f'mixture ({len(known)} are registered; is MIXTURE_OR_TASK_MODULE '
+      f'set to the module that registers it?).{hint}')
 
 
 def get_dataset(cfg: DatasetConfig,
