@@ -1,0 +1,92 @@
+"""Evaluation: scores, predictions, seqio.Evaluator outputs, the eval CLI."""
+
+import json
+import os
+
+import gin
+import jax
+import numpy as np
+import pytest
+
+from instruct import evaluation
+from instruct import gin_utils
+from instruct import partitioning
+from instruct import trainer
+import tasks  # pylint: disable=unused-import
+from test_trainer import random_batch, tiny_model
+
+LENGTHS = {'inputs': 160, 'targets': 32}
+
+
+def _params(model, batch_size=8):
+  shapes = {'encoder_input_tokens': (batch_size, LENGTHS['inputs']),
+            'decoder_input_tokens': (batch_size, LENGTHS['targets'])}
+  p = partitioning.Partitioner(devices=jax.devices()[:1])
+  import optax  # pylint: disable=g-import-not-at-top
+  return p, trainer.StateFactory(model, optax.identity(), p, shapes).init(0).params
+
+
+def test_score_is_sum_of_target_log_likelihoods():
+  model = tiny_model(z_loss=0.5)  # z-loss must not leak into scores
+  batch = random_batch()
+  _, params = _params(model)
+  scores = np.asarray(model.score_batch(params, batch))
+  logits = np.asarray(model._compute_logits(params, batch), np.float64)  # pylint: disable=protected-access
+  logp = logits - np.log(np.exp(logits).sum(-1, keepdims=True))
+  tgt = batch['decoder_target_tokens']
+  want = (np.take_along_axis(logp, tgt[..., None], -1)[..., 0] *
+          (tgt > 0)).sum(-1)
+  np.testing.assert_allclose(scores, want, rtol=1e-5)
+
+
+def test_evaluator_runs_every_builtin_task_and_writes_results(tmp_path):
+  model = tiny_model()
+  p, params = _params(model)
+  ev = evaluation.InferenceEvaluator(
+      model, p, 'builtin_instructions_eval', LENGTHS, batch_size=8,
+      num_examples=6, output_dir=str(tmp_path), show_progress=False)
+  metrics = ev.evaluate(params, step=0)
+  assert len(metrics) == 18
+  for task, m in metrics.items():
+    key = 'accuracy' if task.endswith('_options') else 'exact_match'
+    assert 0.0 <= m[key] <= 100.0, task
+  assert json.load(open(tmp_path / 'metrics-0.json'))['metrics'] == metrics
+  assert '| builtin_parity_options | accuracy |' in open(
+      tmp_path / 'results-0.md').read()
+  preds = [f for f in os.listdir(tmp_path) if f.endswith('.jsonl')]
+  assert any('builtin_arithmetic' in f for f in preds)
+
+
+def test_eval_cli_evaluates_every_checkpoint_of_a_model_dir(tmp_path, capsys):
+  from instruct import eval as eval_lib  # pylint: disable=g-import-not-at-top
+  from instruct import train  # pylint: disable=g-import-not-at-top
+  common = ['--gin_file=models/t5_1_1/tiny.gin',
+            '--gin_file=models/vocab/byte.gin']
+  model_dir = tmp_path / 'run'
+  gin.clear_config()
+  assert gin_utils.run_main(train.main, common + [
+      '--gin_file=runs/finetune.gin', f"--gin.MODEL_DIR='{model_dir}'",
+      "--gin.MIXTURE_OR_TASK_NAME='builtin_instructions'",
+      "--gin.TASK_FEATURE_LENGTHS={'inputs': 160, 'targets': 32}",
+      '--gin.TRAIN_STEPS=2', '--gin.CHECKPOINT_PERIOD=1', '--gin.BATCH_SIZE=8',
+      '--gin.train.infer_eval_dataset_cfg=None',
+      '--gin.train.show_progress=False']) == 0
+  gin.clear_config()
+  out_dir = tmp_path / 'eval'
+  assert gin_utils.run_main(eval_lib.main, common + [
+      '--gin_file=runs/eval.gin', f"--gin.CHECKPOINT_PATH='{model_dir}'",
+      f"--gin.EVAL_OUTPUT_DIR='{out_dir}'",
+      "--gin.MIXTURE_OR_TASK_NAME='builtin_parity_options'",
+      "--gin.TASK_FEATURE_LENGTHS={'inputs': 160, 'targets': 32}",
+      '--gin.EVAL_STEPS=8', '--gin.BATCH_SIZE=8']) == 0
+  gin.clear_config()
+  assert (out_dir / 'metrics-1.json').exists()
+  assert (out_dir / 'metrics-2.json').exists()
+  missing = tmp_path / 'nothing_here'
+  assert gin_utils.run_main(eval_lib.main, common + [
+      '--gin_file=runs/eval.gin', f"--gin.CHECKPOINT_PATH='{missing}'",
+      f"--gin.EVAL_OUTPUT_DIR='{out_dir}'",
+      "--gin.MIXTURE_OR_TASK_NAME='builtin_parity_options'",
+      "--gin.TASK_FEATURE_LENGTHS={'inputs': 160, 'targets': 32}"]) == 2
+  assert str(missing) in capsys.readouterr().err
+  gin.clear_config()
