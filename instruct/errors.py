@@ -7,3 +7,10 @@ class UserError(ValueError):
   Entry points print its message on one line, without a traceback, and exit
   with status 2.
   """
+
+
+class TrainingStopped(RuntimeError):
+  """Training stopped for a reason the user must act on (e.g. a NaN loss).
+
+  Entry points print its message on one line and exit with status 1.
+  """

@@ -138,4 +138,7 @@ def run_main(fn, argv: Optional[Sequence[str]] = None) -> int:
   except UserError as e:
     print(f'error: {_first_line(e)}', file=sys.stderr)
     return 2
+  except errors.TrainingStopped as e:
+    print(f'error: {_first_line(e)}', file=sys.stderr)
+    return 1
   return 0

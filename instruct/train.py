@@ -41,7 +41,7 @@ REQUIRED_MACROS = ('MODEL_DIR', 'MIXTURE_OR_TASK_NAME', 'TASK_FEATURE_LENGTHS',
                    'TRAIN_STEPS', 'BATCH_SIZE')
 
 
-class NonFiniteLossError(RuntimeError):
+class NonFiniteLossError(errors.TrainingStopped):
   """Raised when the loss becomes NaN or infinite."""
 
 
@@ -230,9 +230,13 @@ def train(*,
 
   def check(step, device_metrics):
     host = jax.tree.map(lambda x: float(np.asarray(x)), device_metrics)
-    if not math.isfinite(host['loss']):
+    # The loss is of the parameters before the update, param_norm of those
+    # after it: both must be finite before a checkpoint may be written.
+    bad = [k for k in ('loss', 'param_norm') if not math.isfinite(host[k])]
+    if bad:
       raise NonFiniteLossError(
-          f'Loss became {host["loss"]} at step {step}. Stopped without saving; '
+          f'Loss became {host["loss"]} (parameter norm {host["param_norm"]}) '
+          f'at step {step}. Stopped without saving; '
           f'the last good checkpoint is '
           f'{"step %d" % last_saved if last_saved is not None else "none"} in '
           f'{model_dir}. Try a lower learning rate or enable gradient '

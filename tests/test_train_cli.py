@@ -135,3 +135,19 @@ def test_unreadable_initial_checkpoint(capsys, tmp_path):
 def test_missing_gin_file(capsys):
   status, err = _run_main(['--gin_file=models/t5_1_1/nope.gin'], capsys)
   assert status == 2 and 'nope.gin' in err[-1]
+
+
+def test_non_finite_loss_stops_and_keeps_last_good_checkpoint(capsys, tmp_path):
+  model_dir = tmp_path / 'run'
+  status, err = _run_main(TINY + [
+      f"--gin.MODEL_DIR='{model_dir}'", '--gin.TRAIN_STEPS=6',
+      '--gin.CHECKPOINT_PERIOD=1', '--gin.OPTIMIZER=@sgd()',
+      '--gin.sgd.learning_rate=1e30', '--gin.train.log_period=1'], capsys)
+  assert status == 1
+  assert 'Loss became' in err[-1] and 'last good checkpoint is step' in err[-1]
+  good = int(err[-1].split('last good checkpoint is step ')[1].split()[0])
+  saved = sorted(int(d.split('_')[1]) for d in os.listdir(model_dir)
+                 if d.startswith('checkpoint_'))
+  assert saved and saved[-1] == good
+  tree = checkpoints.load_numpy_tree(str(model_dir / f'checkpoint_{good}'))
+  assert all(np.isfinite(v).all() for v in _flatten(tree['target']).values())
