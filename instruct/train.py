@@ -223,6 +223,8 @@ def train(*,
   rng = jax.random.PRNGKey(random_seed + 1)
   bar = tqdm.tqdm(total=total_steps, initial=start_step, unit='step',
                   dynamic_ncols=True,
+                  # In a log file, a line every 30 s instead of every step.
+                  mininterval=0.1 if sys.stderr.isatty() else 30,
                   disable=not show_progress or jax.process_index() != 0)
   window, window_steps, window_start = None, 0, time.time()
   pending = None  # (step, device metrics) not yet checked on the host.
