@@ -72,6 +72,10 @@ def test_eval_cli_evaluates_every_checkpoint_of_a_model_dir(tmp_path, capsys):
       '--gin.train.infer_eval_dataset_cfg=None',
       '--gin.train.show_progress=False']) == 0
   gin.clear_config()
+  # Training metrics went to TensorBoard events and JSONL.
+  assert list((model_dir / 'train').glob('events.out.tfevents.*'))
+  rows = [json.loads(l) for l in open(model_dir / 'train' / 'metrics.jsonl')]
+  assert rows[-1]['step'] == 2 and 'cross_ent_loss_per_token' in rows[-1]
   out_dir = tmp_path / 'eval'
   assert gin_utils.run_main(eval_lib.main, common + [
       '--gin_file=runs/eval.gin', f"--gin.CHECKPOINT_PATH='{model_dir}'",
