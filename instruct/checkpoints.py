@@ -81,13 +81,18 @@ def t5x_state(params, opt_state, step) -> dict:
   return {'target': params, 'state': {'step': step, 'param_states': opt_state}}
 
 
+def absolute(path: str) -> str:
+  """Local paths made absolute (Orbax requires it); URLs such as gs:// kept."""
+  return path if '://' in os.fspath(path) else os.path.abspath(path)
+
+
 def find_checkpoint_dir(path: str) -> epath.Path:
   """Resolves a checkpoint path: a `checkpoint_<step>` dir or a model dir.
 
   Raises:
     FileNotFoundError: naming the path, when it holds no checkpoint.
   """
-  p = epath.Path(path)
+  p = epath.Path(absolute(path))
   if not p.exists():
     raise UserError(f'Checkpoint path {path} does not exist.')
   if (p / 'state').exists():
@@ -151,7 +156,7 @@ class CheckpointManager:
 
   def __init__(self, model_dir: str, keep: Optional[int] = None,
                save_dataset: bool = True, async_save: bool = True):
-    self.model_dir = epath.Path(model_dir)
+    self.model_dir = epath.Path(absolute(model_dir))
     self.save_dataset = save_dataset
     options = ocp.CheckpointManagerOptions(
         step_prefix=STEP_PREFIX,
@@ -195,7 +200,7 @@ class CheckpointManager:
 
 def load_numpy_tree(checkpoint_dir: str) -> Any:
   """The whole saved `state` tree as host numpy arrays (for tools and tests)."""
-  path = epath.Path(checkpoint_dir) / 'state'
+  path = epath.Path(absolute(checkpoint_dir)) / 'state'
   checkpointer = ocp.PyTreeCheckpointer()
   meta = checkpointer.metadata(path)
   tree = getattr(meta, 'item_metadata', None) or meta

@@ -34,7 +34,7 @@ REQUIRED_MACROS = ('CHECKPOINT_PATH', 'EVAL_OUTPUT_DIR', 'MIXTURE_OR_TASK_NAME',
 
 def checkpoint_dirs(path: str) -> Sequence[epath.Path]:
   """One checkpoint dir, or every `checkpoint_<step>` in a model dir."""
-  p = epath.Path(path)
+  p = epath.Path(checkpoints.absolute(path))
   if (p / 'state').exists():
     return [p]
   found = checkpoints.find_checkpoint_dir(path)  # Raises a clear error.

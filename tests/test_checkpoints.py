@@ -65,3 +65,14 @@ def test_unreadable_checkpoint_paths_name_the_path(tmp_path):
   (tmp_path / 'empty').mkdir()
   with pytest.raises(UserError, match='is not a checkpoint'):
     checkpoints.find_checkpoint_dir(str(tmp_path / 'empty'))
+
+
+def test_relative_model_dir_works(tmp_path, monkeypatch):
+  # Orbax needs absolute paths; MODEL_DIR='demo_output/x' must still work.
+  monkeypatch.chdir(tmp_path)
+  mgr, params, _ = _save('relative/run')
+  assert (tmp_path / 'relative' / 'run' / 'checkpoint_3' / 'state').exists()
+  assert checkpoints.find_checkpoint_dir('relative/run').name == 'checkpoint_3'
+  tree = checkpoints.load_numpy_tree('relative/run/checkpoint_3')
+  np.testing.assert_array_equal(tree['target']['scale'], np.ones(3))
+  mgr.close()
