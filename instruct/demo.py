@@ -24,6 +24,8 @@ from instruct import gin_utils
 from instruct import train as train_lib
 
 UNSEEN_MARK = '_unseen_templates'
+# Marks a MODEL_DIR as the demo's own, so a rerun may replace it.
+DEMO_MARKER = '.instruct_demo'
 
 
 def _headline(metrics: Dict[str, float]) -> float:
@@ -61,10 +63,18 @@ def main(argv: Sequence[str]) -> None:
   args, bindings = gin_utils.parse_flags(argv, description=__doc__)
   gin_utils.parse_gin(args.gin_file, bindings, args.gin_search_paths)
   model_dir = gin.query_parameter('%MODEL_DIR')
-  if os.path.isdir(model_dir):
+  marker = os.path.join(model_dir, DEMO_MARKER)
+  if os.path.isdir(model_dir) and os.listdir(model_dir):
+    # Only a directory an earlier demo marked as its own is ever deleted.
+    if not os.path.exists(marker):
+      raise gin_utils.UserError(
+          f'MODEL_DIR={model_dir} exists and was not made by the demo; '
+          'choose another --gin.MODEL_DIR or remove it yourself.')
     print(f'[demo] starting afresh: removing the previous demo run in '
           f'{model_dir}')
     shutil.rmtree(model_dir)
+  os.makedirs(model_dir, exist_ok=True)
+  open(marker, 'w').close()
   start = time.time()
   result = gin_utils.call_configured(
       lambda: train_lib.train(gin_config_str=gin.config_str()),  # pylint: disable=no-value-for-parameter

@@ -43,20 +43,14 @@ def checkpoint_dirs(path: str) -> Sequence[epath.Path]:
   return [c for _, c in steps]
 
 
-def load_params(model, partitioner, dataset_cfg, ckpt_dir):
-  """Params of `ckpt_dir`, sharded for `model` (shapes from the dataset)."""
-  lengths = dataset_cfg.task_feature_lengths
+def abstract_params(model, partitioner, dataset_cfg):
+  """Sharded parameter shapes for `model` (input shapes from the dataset)."""
   converter = model.FEATURE_CONVERTER_CLS(pack=False)
   shapes = {k: (dataset_cfg.batch_size, v) for k, v in
-            converter.get_model_feature_lengths(lengths).items()}
-  factory = trainer_lib.StateFactory(model, _no_optimizer(), partitioner,
-                                     shapes)
-  return checkpoints.restore_params_and_step(os.fspath(ckpt_dir),
-                                             factory.abstract_state.params)
-
-
-def _no_optimizer():
-  return optax.identity()
+            converter.get_model_feature_lengths(
+                dataset_cfg.task_feature_lengths).items()}
+  return trainer_lib.StateFactory(model, optax.identity(), partitioner,
+                                  shapes).abstract_state.params
 
 
 @gin.configurable
@@ -73,9 +67,10 @@ def evaluate(*, model, checkpoint_path: str, output_dir: str,
       batch_size=dataset_cfg.batch_size, num_examples=num_examples,
       output_dir=output_dir, seed=dataset_cfg.seed or 42,
       use_cached=dataset_cfg.use_cached, module=dataset_cfg.module)
+  abstract = abstract_params(model, partitioner, dataset_cfg)
   results = {}
   for d in dirs:
-    params, step = load_params(model, partitioner, dataset_cfg, d)
+    params, step = checkpoints.restore_params_and_step(os.fspath(d), abstract)
     metrics = evaluator.evaluate(params, step)
     print(evaluation.markdown_table(metrics, title=f'{d} (step {step})'),
           flush=True)

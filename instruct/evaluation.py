@@ -26,7 +26,7 @@ from instruct import partitioning as partitioning_lib
 TaskMetrics = Dict[str, Dict[str, float]]
 
 
-def _batches(ds: tf.data.Dataset, batch_size: int):
+def padded_batches(ds: tf.data.Dataset, batch_size: int):
   """Yields (indices, numpy features, num_real) padded to `batch_size`."""
   for index, feats in ds.batch(batch_size).as_numpy_iterator():
     n = len(index)
@@ -92,7 +92,7 @@ class InferenceEvaluator:
     bar = tqdm.tqdm(total=total, desc=what, unit='ex', leave=False,
                     disable=(not self.show_progress or jax.process_index() != 0 or
                              not sys.stderr.isatty()))
-    for index, feats, n in _batches(ds, self.batch_size):
+    for index, feats, n in padded_batches(ds, self.batch_size):
       local_feats = {k: v[lo:lo + local] for k, v in feats.items()}
       with self.partitioner.context():
         out = fn(self._params, self.partitioner.shard_batch(local_feats))

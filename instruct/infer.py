@@ -17,6 +17,7 @@ import seqio
 import tensorflow as tf
 import tqdm
 
+from instruct import checkpoints
 from instruct import configurables  # pylint: disable=unused-import
 from instruct import eval as eval_lib
 from instruct import evaluation
@@ -38,7 +39,8 @@ def infer(*, model, checkpoint_path: str, output_dir: str,
   input_pipeline.import_task_modules(dataset_cfg.module)
   task = input_pipeline.get_mixture_or_task(dataset_cfg.mixture_or_task_name)
   ckpt = eval_lib.checkpoint_dirs(checkpoint_path)[-1]
-  params, step = eval_lib.load_params(model, partitioner, dataset_cfg, ckpt)
+  params, step = checkpoints.restore_params_and_step(
+      os.fspath(ckpt), eval_lib.abstract_params(model, partitioner, dataset_cfg))
   task_ds = task.get_dataset(dict(dataset_cfg.task_feature_lengths),
                              split=dataset_cfg.split, shuffle=False)
   if num_examples:
@@ -49,7 +51,8 @@ def infer(*, model, checkpoint_path: str, output_dir: str,
     predict = jax.jit(model.predict_batch)
   tokens = {}
   for index, feats, n in tqdm.tqdm(
-      evaluation._batches(model_ds.enumerate(), dataset_cfg.batch_size),  # pylint: disable=protected-access
+      evaluation.padded_batches(model_ds.enumerate(),
+                                dataset_cfg.batch_size),
       desc='decode', unit='batch'):
     with partitioner.context():
       out = np.asarray(predict(params, partitioner.shard_batch(feats)))

@@ -226,24 +226,30 @@ def train(*,
                   # In a log file, a line every 30 s instead of every step.
                   mininterval=0.1 if sys.stderr.isatty() else 30,
                   disable=not show_progress or jax.process_index() != 0)
-  window, window_steps, window_start = None, 0, time.time()
-  pending = None  # (step, device metrics) not yet checked on the host.
+  window = {'sums': None, 'steps': 0, 'start': time.time()}
+  pending = []  # (step, device metrics) dispatched but not yet checked.
   last_saved = start_step if latest is not None else None
 
-  def check(step, device_metrics):
-    host = jax.tree.map(lambda x: float(np.asarray(x)), device_metrics)
-    # The loss is of the parameters before the update, param_norm of those
-    # after it: both must be finite before a checkpoint may be written.
-    bad = [k for k in ('loss', 'param_norm') if not math.isfinite(host[k])]
-    if bad:
-      raise NonFiniteLossError(
-          f'Loss became {host["loss"]} (parameter norm {host["param_norm"]}) '
-          f'at step {step}. Stopped without saving; '
-          f'the last good checkpoint is '
-          f'{"step %d" % last_saved if last_saved is not None else "none"} in '
-          f'{model_dir}. Try a lower learning rate or enable gradient '
-          'clipping.')
-    return host
+  def drain():
+    """Pulls pending metrics to the host, checks them, adds them to the window."""
+    while pending:
+      step_done, device_metrics = pending.pop(0)
+      host = jax.tree.map(lambda x: float(np.asarray(x)), device_metrics)
+      # The loss is of the parameters before the update, param_norm of those
+      # after it: both must be finite before a checkpoint may be written.
+      if not (math.isfinite(host['loss']) and
+              math.isfinite(host['param_norm'])):
+        raise NonFiniteLossError(
+            f'Loss became {host["loss"]} (parameter norm '
+            f'{host["param_norm"]}) at step {step_done}. Stopped without '
+            'saving; the last good checkpoint is '
+            f'{"step %d" % last_saved if last_saved is not None else "none"} '
+            f'in {model_dir}. Try a lower learning rate or enable gradient '
+            'clipping.')
+      sums = window['sums']
+      window['sums'] = host if sums is None else {
+          k: sums[k] + host[k] for k in sums}
+      window['steps'] += 1
 
   try:
     step = start_step
@@ -251,29 +257,19 @@ def train(*,
       batch = partitioner.shard_batch(_to_numpy(next(train_iter)))
       state, device_metrics = step_fn(state, batch, rng)
       step += 1
-      if pending is not None:
-        host = check(*pending)
-        window = host if window is None else {
-            k: window[k] + host[k] for k in window}
-        window_steps += 1
-      pending = (step, device_metrics)
+      drain()  # the previous step's metrics; this step keeps running
+      pending.append((step, device_metrics))
       if step % log_period == 0 or step == total_steps:
-        host = check(*pending)
-        pending = None
-        window = host if window is None else {
-            k: window[k] + host[k] for k in window}
-        window_steps += 1
-        seconds = max(time.time() - window_start, 1e-9)
-        summary = _summarise(window, seconds, window_steps)
+        drain()
+        seconds = max(time.time() - window['start'], 1e-9)
+        summary = _summarise(window['sums'], seconds, window['steps'])
         writer.write_scalars(step, summary)
         bar.set_postfix(loss=f'{summary["cross_ent_loss_per_token"]:.3f}',
                         tok_s=f'{summary["target_tokens_per_second"] + summary["input_tokens_per_second"]:,.0f}')
-        window, window_steps, window_start = None, 0, time.time()
+        window.update(sums=None, steps=0, start=time.time())
       bar.update(1)
       if step % checkpoint_period == 0 or step == total_steps:
-        if pending is not None:
-          check(*pending)
-          pending = None
+        drain()  # never save parameters whose step has not been checked
         manager.save(step, checkpoints.t5x_state(state.params, state.opt_state,
                                                  state.step), train_iter)
         last_saved = step

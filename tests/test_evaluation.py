@@ -86,6 +86,17 @@ def test_eval_cli_evaluates_every_checkpoint_of_a_model_dir(tmp_path, capsys):
   gin.clear_config()
   assert (out_dir / 'metrics-1.json').exists()
   assert (out_dir / 'metrics-2.json').exists()
+  from instruct import infer  # pylint: disable=g-import-not-at-top
+  infer_dir = tmp_path / 'infer'
+  assert gin_utils.run_main(infer.main, common + [
+      '--gin_file=runs/infer.gin', f"--gin.CHECKPOINT_PATH='{model_dir}'",
+      f"--gin.INFER_OUTPUT_DIR='{infer_dir}'",
+      "--gin.MIXTURE_OR_TASK_NAME='builtin_parity'",
+      "--gin.TASK_FEATURE_LENGTHS={'inputs': 160, 'targets': 32}",
+      '--gin.INFER_NUM_EXAMPLES=5', '--gin.BATCH_SIZE=8']) == 0
+  gin.clear_config()
+  rows = [json.loads(l) for l in open(infer_dir / 'builtin_parity-2.jsonl')]
+  assert len(rows) == 5 and {'inputs', 'prediction', 'target'} <= set(rows[0])
   missing = tmp_path / 'nothing_here'
   assert gin_utils.run_main(eval_lib.main, common + [
       '--gin_file=runs/eval.gin', f"--gin.CHECKPOINT_PATH='{missing}'",

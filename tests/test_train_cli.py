@@ -151,3 +151,16 @@ def test_non_finite_loss_stops_and_keeps_last_good_checkpoint(capsys, tmp_path):
   assert saved and saved[-1] == good
   tree = checkpoints.load_numpy_tree(str(model_dir / f'checkpoint_{good}'))
   assert all(np.isfinite(v).all() for v in _flatten(tree['target']).values())
+
+
+def test_demo_refuses_to_delete_a_directory_it_did_not_make(capsys, tmp_path):
+  import gin  # pylint: disable=g-import-not-at-top
+  from instruct import demo  # pylint: disable=g-import-not-at-top
+  (tmp_path / 'precious.txt').write_text('keep me')
+  gin.clear_config()
+  status = gin_utils.run_main(demo.main, [
+      '--gin_file=gin_configs/quickstart.gin',
+      f"--gin.MODEL_DIR='{tmp_path}'"])
+  gin.clear_config()
+  assert status == 2 and 'was not made by the demo' in capsys.readouterr().err
+  assert (tmp_path / 'precious.txt').read_text() == 'keep me'
