@@ -21,6 +21,7 @@ from typing import Any, Optional, Tuple
 
 from absl import logging
 from etils import epath
+from flax import traverse_util as flax_traverse_util
 import jax
 import numpy as np
 import orbax.checkpoint as ocp
@@ -118,15 +119,30 @@ def step_of(checkpoint_dir: epath.Path) -> Optional[int]:
 def restore_params_and_step(path: str, abstract_params: Any) -> Tuple[Any, int]:
   """Reads the model parameters (`target`) and step of a checkpoint.
 
-  The optimizer state is not read: a fine-tuning run starts its own.
+  The optimizer state is not read: a fine-tuning run starts its own. Besides
+  our Orbax checkpoints, `path` may name any format `instruct.convert` reads
+  (see instruct/checkpoint_formats.py): a T5X msgpack + TensorStore
+  checkpoint, a Hugging Face directory (config.json + safetensors) or a .gguf
+  file; those are converted on the host and checked against
+  `abstract_params` (a missing, unknown or misshapen parameter is a
+  UserError naming it). Their step is the one they record (0 for HF/GGUF).
 
   Args:
-    path: a `checkpoint_<step>` directory or a model directory (latest used).
+    path: a `checkpoint_<step>` directory, a model directory (latest used),
+      a HF directory or a .gguf file.
     abstract_params: tree of `jax.ShapeDtypeStruct` with shardings.
 
   Returns:
     (params placed as `abstract_params` says, step).
   """
+  if '://' not in os.fspath(path) and os.path.exists(path):
+    from instruct import checkpoint_formats  # pylint: disable=g-import-not-at-top
+    try:
+      fmt, _ = checkpoint_formats.detect_format(path)
+    except UserError:
+      fmt = 'orbax'  # find_checkpoint_dir below says what is wrong.
+    if fmt != 'orbax':
+      return _restore_foreign(path, abstract_params)
   ckpt = find_checkpoint_dir(path)
   checkpointer = ocp.PyTreeCheckpointer()
   step_struct = jax.ShapeDtypeStruct((), np.int32)
@@ -146,6 +162,23 @@ def restore_params_and_step(path: str, abstract_params: Any) -> Tuple[Any, int]:
   step = restored.get('state', {}).get('step')
   step = int(np.asarray(step)) if step is not None else (step_of(ckpt) or 0)
   return restored['target'], step
+
+
+def _restore_foreign(path: str, abstract_params: Any) -> Tuple[Any, int]:
+  """Params of a T5X-legacy, HF or GGUF checkpoint, placed as asked."""
+  from instruct import checkpoint_formats  # pylint: disable=g-import-not-at-top
+  imported = checkpoint_formats.load(path)
+  flat_abstract = checkpoint_formats.flatten(abstract_params)
+  checkpoint_formats.check_params(
+      imported.params, {p: a.shape for p, a in flat_abstract.items()},
+      f'{path} ({imported.format})', 'the model gin file')
+  flat = checkpoint_formats.flatten(imported.params)
+  placed = {p: jax.device_put(np.asarray(flat[p]).astype(a.dtype),
+                              getattr(a, 'sharding', None))
+            for p, a in flat_abstract.items()}
+  logging.info('Imported %d parameters from %s (%s).', len(placed), path,
+               imported.format)
+  return flax_traverse_util.unflatten_dict(placed), imported.step
 
 
 # -----------------------------------------------------------------------------

@@ -1,7 +1,8 @@
 """Registers third-party and model classes with gin, under T5X-like names.
 
 Imported by every entry point, so gin files can say
-`VOCABULARY = @seqio.ByteVocabulary()` or `network.T5Config.emb_dim = 512`.
+`VOCABULARY = @seqio.ByteVocabulary()`, `network.T5Config.emb_dim = 512` or
+`network.LlamaConfig.num_kv_heads = 8`.
 """
 
 import gin
@@ -10,7 +11,10 @@ import seqio
 from instruct import input_pipeline  # pylint: disable=unused-import
 from instruct import optimizers  # pylint: disable=unused-import
 from instruct import partitioning  # pylint: disable=unused-import
+from instruct import vocabularies  # pylint: disable=unused-import
+from instruct.models import decoder_only  # pylint: disable=unused-import
 from instruct.models import encoder_decoder  # pylint: disable=unused-import
+from instruct.models import llama
 from instruct.models import t5
 
 for _cls in (seqio.ByteVocabulary, seqio.SentencePieceVocabulary,
@@ -19,3 +23,6 @@ for _cls in (seqio.ByteVocabulary, seqio.SentencePieceVocabulary,
 
 gin.external_configurable(t5.T5Config, 'T5Config', module='network')
 gin.external_configurable(t5.Transformer, 'Transformer', module='network')
+gin.external_configurable(llama.LlamaConfig, 'LlamaConfig', module='network')
+gin.external_configurable(llama.LlamaTransformer, 'LlamaTransformer',
+                          module='network')

@@ -20,6 +20,7 @@ from etils import epath
 import gin
 import optax
 
+from instruct import checkpoint_formats
 from instruct import checkpoints
 from instruct import configurables  # pylint: disable=unused-import
 from instruct import evaluation
@@ -33,7 +34,15 @@ REQUIRED_MACROS = ('CHECKPOINT_PATH', 'EVAL_OUTPUT_DIR', 'MIXTURE_OR_TASK_NAME',
 
 
 def checkpoint_dirs(path: str) -> Sequence[epath.Path]:
-  """One checkpoint dir, or every `checkpoint_<step>` in a model dir."""
+  """One checkpoint, or every `checkpoint_<step>` in a model dir.
+
+  A Hugging Face directory, a T5X msgpack checkpoint or a GGUF file is one
+  checkpoint (converted on load, see `instruct.checkpoint_formats`).
+  """
+  if '://' not in os.fspath(path) and os.path.exists(path):
+    fmt, _ = checkpoint_formats.detect_format(path)
+    if fmt != 'orbax':
+      return [epath.Path(checkpoints.absolute(path))]
   p = epath.Path(checkpoints.absolute(path))
   if (p / 'state').exists():
     return [p]

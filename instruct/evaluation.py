@@ -1,18 +1,22 @@
 """Evaluation through `seqio.Evaluator`, fed by our batched model functions.
 
-Predict metrics get greedy (cached) decoding; score metrics (rank
-classification over answer options) get per-sequence target
-log-likelihoods. Results land in the output directory as SeqIO's JSONL logs
-(predictions per task and step, metrics per task), `metrics-<step>.json`
-and `results-<step>.md`.
+Predict metrics get the model's decoding (`predict_batch`, cached; greedy
+unless `InferenceEvaluator.decoding_config` or the model's default says
+otherwise: sampling, beam search); predict-with-aux metrics also get the
+output's score (`aux_values['scores']`); score metrics (rank classification
+over answer options) get per-sequence target log-likelihoods. Results land
+in the output directory as SeqIO's JSONL logs (predictions per task and
+step, metrics per task), `metrics-<step>.json` and `results-<step>.md`.
 """
 
+import functools
 import json
 import os
 import sys
 from typing import Any, Dict, Mapping, Optional, Sequence
 
 from absl import logging
+import gin
 import jax
 from jax.experimental import multihost_utils
 import numpy as np
@@ -20,6 +24,7 @@ import seqio
 import tensorflow as tf
 import tqdm
 
+from instruct import decoding
 from instruct import input_pipeline
 from instruct import partitioning as partitioning_lib
 
@@ -36,8 +41,14 @@ def padded_batches(ds: tf.data.Dataset, batch_size: int):
     yield index, feats, n
 
 
+@gin.configurable
 class InferenceEvaluator:
-  """Runs a task or mixture's metrics for given parameters."""
+  """Runs a task or mixture's metrics for given parameters.
+
+  `decoding_config` (gin: `InferenceEvaluator.decoding_config =
+  @DecodingConfig()`) overrides the model's default decoding; sampling draws
+  from `seed`, folded with the batch number, so a run is reproducible.
+  """
 
   def __init__(self,
                model,
@@ -51,7 +62,8 @@ class InferenceEvaluator:
                seed: int = 42,
                use_cached: bool = False,
                module: Optional[Any] = None,
-               show_progress: bool = True):
+               show_progress: bool = True,
+               decoding_config: Optional[decoding.DecodingConfig] = None):
     input_pipeline.import_task_modules(module)
     input_pipeline.get_mixture_or_task(mixture_or_task_name)
     if batch_size % partitioner.data_size:
@@ -62,6 +74,7 @@ class InferenceEvaluator:
     self.output_dir = output_dir
     self.show_progress = show_progress
     self.name = mixture_or_task_name
+    self.seed = seed
     if output_dir:
       tf.io.gfile.makedirs(output_dir)
     self._seqio = seqio.Evaluator(
@@ -76,7 +89,8 @@ class InferenceEvaluator:
         log_dir=output_dir,
         async_compute_metrics=False)
     with partitioner.context():
-      self._predict = jax.jit(model.predict_batch)
+      self._predict = jax.jit(functools.partial(
+          model.predict_batch_with_aux, decoding_config=decoding_config))
       self._score = jax.jit(model.score_batch)
     self._params = None
 
@@ -84,7 +98,8 @@ class InferenceEvaluator:
   def task_names(self) -> Sequence[str]:
     return [t.name for t in self._seqio.eval_tasks]
 
-  def _run(self, fn, ds: tf.data.Dataset, what: str):
+  def _run(self, fn, ds: tf.data.Dataset, what: str, with_rng: bool = False):
+    """fn(params, batch[, rng]) over `ds`: [(index, that example's output)]."""
     local = self.batch_size // jax.process_count()
     lo = jax.process_index() * local
     results = []
@@ -92,20 +107,35 @@ class InferenceEvaluator:
     bar = tqdm.tqdm(total=total, desc=what, unit='ex', leave=False,
                     disable=(not self.show_progress or jax.process_index() != 0 or
                              not sys.stderr.isatty()))
-    for index, feats, n in padded_batches(ds, self.batch_size):
+    base_rng = jax.random.PRNGKey(self.seed)
+    for b, (index, feats, n) in enumerate(padded_batches(ds, self.batch_size)):
       local_feats = {k: v[lo:lo + local] for k, v in feats.items()}
+      args = (self._params, self.partitioner.shard_batch(local_feats))
+      if with_rng:
+        args += (jax.random.fold_in(base_rng, b),)
       with self.partitioner.context():
-        out = fn(self._params, self.partitioner.shard_batch(local_feats))
-      out = np.asarray(multihost_utils.process_allgather(out, tiled=True))
+        out = fn(*args)
+      out = jax.tree.map(
+          np.asarray, multihost_utils.process_allgather(out, tiled=True))
       for i in range(n):
-        results.append((int(index[i]), out[i]))
+        results.append((int(index[i]), jax.tree.map(lambda x: x[i], out)))
       bar.update(n)
     bar.close()
     return results
 
+  def _decode(self, ds):
+    """[(index, best tokens [L], its score)]."""
+    outs = self._run(self._predict, ds, 'decode', with_rng=True)
+    return [(i, [int(t) for t in tokens[0]], float(aux['scores'][0]))
+            for i, (tokens, aux) in outs]
+
   def _predict_fn(self, ds):
-    outs = self._run(self._predict, ds, 'decode')
-    return [(i, [int(t) for t in tokens]) for i, tokens in outs]
+    return [(i, tokens) for i, tokens, _ in self._decode(ds)]
+
+  def _predict_with_aux_fn(self, ds):
+    outs = self._decode(ds)
+    return ([(i, tokens) for i, tokens, _ in outs],
+            {'scores': [score for _, _, score in outs]})
 
   def _score_fn(self, ds):
     return [(i, float(s)) for i, s in self._run(self._score, ds, 'score')]
@@ -116,7 +146,9 @@ class InferenceEvaluator:
     try:
       future, _ = self._seqio.evaluate(compute_metrics=True, step=step,
                                        predict_fn=self._predict_fn,
-                                       score_fn=self._score_fn)
+                                       score_fn=self._score_fn,
+                                       predict_with_aux_fn=(
+                                           self._predict_with_aux_fn))
       raw = future.result()
     finally:
       self._params = None

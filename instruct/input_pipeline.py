@@ -15,6 +15,7 @@ import gin
 import seqio
 import tensorflow as tf
 
+from instruct.data import packing
 from instruct.errors import UserError
 
 
@@ -31,6 +32,10 @@ class DatasetConfig:
   use_cached: bool = False
   pack: bool = True
   module: Optional[Union[str, Sequence[str]]] = None
+  # How examples are packed when `pack` is on: 'greedy' (SeqIO's packer),
+  # 'best_fit' (`instruct.data.packing.BestFitPacking`, fills more slots) or
+  # a callable (dataset, feature_lengths) -> packed dataset.
+  packer: Union[str, packing.PackFn] = 'greedy'
 
 
 def import_task_modules(modules: Optional[Union[str, Sequence[str]]]) -> None:
@@ -83,6 +88,8 @@ def get_dataset(cfg: DatasetConfig,
   if cfg.batch_size % num_shards:
     raise UserError(f'BATCH_SIZE={cfg.batch_size} must be divisible by the '
                      f'number of processes ({num_shards}).')
+  if cfg.pack:
+    feature_converter = packing.with_packer(feature_converter, cfg.packer)
   ds = seqio.get_dataset(
       cfg.mixture_or_task_name,
       task_feature_lengths=dict(cfg.task_feature_lengths),

@@ -46,7 +46,7 @@ def test_evaluator_runs_every_builtin_task_and_writes_results(tmp_path):
       model, p, 'builtin_instructions_eval', LENGTHS, batch_size=8,
       num_examples=6, output_dir=str(tmp_path), show_progress=False)
   metrics = ev.evaluate(params, step=0)
-  assert len(metrics) == 18
+  assert len(metrics) == 24
   for task, m in metrics.items():
     key = 'accuracy' if task.endswith('_options') else 'exact_match'
     assert 0.0 <= m[key] <= 100.0, task
@@ -105,3 +105,31 @@ def test_eval_cli_evaluates_every_checkpoint_of_a_model_dir(tmp_path, capsys):
       "--gin.TASK_FEATURE_LENGTHS={'inputs': 160, 'targets': 32}"]) == 2
   assert str(missing) in capsys.readouterr().err
   gin.clear_config()
+
+
+def test_evaluator_decodes_with_the_gin_decoding_config(tmp_path):
+  from instruct import decoding  # pylint: disable=g-import-not-at-top
+  model = tiny_model()
+  p, params = _params(model)
+  seen = []
+  predict = model.predict_batch_with_aux
+
+  def spy(params, batch, rng=None, decoding_config=None):
+    seen.append((decoding_config, rng is not None))
+    return predict(params, batch, rng, decoding_config)
+
+  model.predict_batch_with_aux = spy
+  gin.clear_config()
+  gin.parse_config(['InferenceEvaluator.decoding_config = @DecodingConfig()',
+                    "DecodingConfig.method = 'beam'",
+                    'DecodingConfig.beam_size = 2'])
+  try:
+    ev = evaluation.InferenceEvaluator(
+        model, p, 'builtin_arithmetic', LENGTHS, batch_size=8, num_examples=4,
+        output_dir=str(tmp_path), show_progress=False)
+  finally:
+    gin.clear_config()
+  metrics = ev.evaluate(params, step=0)
+  assert 0.0 <= metrics['builtin_arithmetic']['exact_match'] <= 100.0
+  # One batch, decoded with the configured beams and a per-batch rng.
+  assert seen == [(decoding.plain_config(method='beam', beam_size=2), True)]

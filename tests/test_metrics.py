@@ -103,8 +103,12 @@ def test_seqio_evaluator_rank_classification_end_to_end():
       target = _decode(ex['decoder_target_tokens'])
       # The first number in the input is the one asked about.
       number = int(re.search(r'\d+', inputs).group())
-      truth = {'even': number % 2 == 0, 'yes': number % 2 == 0,
-               'odd': number % 2 == 1, 'no': number % 2 == 1}[target]
+      even = number % 2 == 0
+      # Most yes/no templates ask "is it even?"; one asks about a remainder.
+      yes_means_even = 'remainder' not in inputs
+      truth = {'even': even, 'odd': not even,
+               'yes': even == yes_means_even,
+               'no': even != yes_means_even}[target]
       out.append((index, 0.0 if truth else -10.0))
     return out
 

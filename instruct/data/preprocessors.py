@@ -60,6 +60,23 @@ def _resolve(template: templates_lib.Template,
   return values, options
 
 
+def resolve_fields(template: templates_lib.Template,
+                   features: Mapping[str, tf.Tensor]):
+  """Public `_resolve`: `(values, options)` with the template's options applied.
+
+  `values[answer]` is the template's option for `label` when the template has
+  its own options; `options` is the option vector in effect (None if none).
+  """
+  return _resolve(template, features)
+
+
+def render_segments(segments: templates_lib.Segments,
+                    values: Mapping[str, tf.Tensor],
+                    template: templates_lib.Template) -> tf.Tensor:
+  """Public `_render`: joins a parsed pattern's literals and field values."""
+  return _render(segments, values, template)
+
+
 def format_template(template: templates_lib.Template,
                     features: Mapping[str, tf.Tensor]):
   """Formats one example's features with a template, in TensorFlow.

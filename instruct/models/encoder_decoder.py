@@ -2,12 +2,16 @@
 
 This is the object the trainer and evaluators talk to (T5X's `BaseModel`
 interface): `loss_fn` for training, `score_batch` for rank classification and
-score metrics, `predict_batch` for generation. A different objective (a
-preference loss with a frozen reference model, say) is a different model class
-with the same methods; the train step does not change.
+score metrics, `predict_batch` / `predict_batch_with_aux` for generation
+(greedy, sampling or beam search, as `decoding.DecodingConfig` says). A
+different objective (a preference loss with a frozen reference model, say) is
+a different model class with the same methods; the train step does not
+change.
 """
 
+import dataclasses
 from typing import Any, Mapping, Optional, Tuple
+import warnings
 
 import flax.linen as nn
 import gin
@@ -16,6 +20,7 @@ import jax.numpy as jnp
 import seqio
 
 from instruct import decoding
+from instruct import errors
 from instruct import losses
 
 Batch = Mapping[str, jnp.ndarray]
@@ -23,7 +28,16 @@ Batch = Mapping[str, jnp.ndarray]
 
 @gin.configurable
 class EncoderDecoderModel:
-  """Wraps an encoder-decoder `nn.Module` (see `instruct.models.t5`)."""
+  """Wraps an encoder-decoder `nn.Module` (see `instruct.models.t5`).
+
+  `decoding_config` is the default for `predict_batch*` (gin:
+  `EncoderDecoderModel.decoding_config = @DecodingConfig()`); None means
+  greedy decoding. Decoding stops at the output vocabulary's EOS whatever
+  the config's `eos_id` says, unless that is -1 (never stop early), as in
+  `DecoderOnlyModel`.
+  `decode_temperature` is deprecated: a value > 0 means
+  `DecodingConfig(method='sample', temperature=...)`.
+  """
 
   FEATURE_CONVERTER_CLS = seqio.EncDecFeatureConverter
 
@@ -34,14 +48,31 @@ class EncoderDecoderModel:
                z_loss: float = 0.0,
                label_smoothing: float = 0.0,
                loss_normalizing_factor: losses.LossNormalizingFactor = None,
-               decode_temperature: float = 0.0):
+               decoding_config: Optional[decoding.DecodingConfig] = None,
+               decode_temperature: Optional[float] = None):
     self.module = module
     self.input_vocabulary = input_vocabulary
     self.output_vocabulary = output_vocabulary
     self.z_loss = z_loss
     self.label_smoothing = label_smoothing
     self.loss_normalizing_factor = loss_normalizing_factor
-    self.decode_temperature = decode_temperature
+    eos_id = output_vocabulary.eos_id
+    self._eos_id = eos_id = 1 if eos_id is None else eos_id
+    if decode_temperature is not None:
+      if decoding_config is not None:
+        raise errors.UserError(
+            'EncoderDecoderModel: set decoding_config or the deprecated '
+            'decode_temperature, not both.')
+      warnings.warn(
+          'EncoderDecoderModel.decode_temperature is deprecated; use '
+          "decoding_config=DecodingConfig(method='sample', temperature=...).",
+          DeprecationWarning, stacklevel=2)
+      decoding_config = (
+          decoding.plain_config(method='sample', eos_id=eos_id,
+                                temperature=decode_temperature)
+          if decode_temperature > 0 else None)
+    self.decoding_config = (decoding_config or
+                            decoding.plain_config(eos_id=eos_id))
     # Fail at construction, not at the first step, on a bad mode name.
     losses.get_loss_normalizing_factor_and_weights(
         loss_normalizing_factor,
@@ -137,15 +168,47 @@ class EncoderDecoderModel:
       weights = (targets > 0).astype(jnp.float32)
     return jnp.sum(token_ll * weights, axis=-1)
 
-  def predict_batch(self, params, batch: Batch,
-                    rng: Optional[jax.Array] = None,
-                    max_decode_length: Optional[int] = None) -> jnp.ndarray:
-    """Decoded target tokens [batch, max_decode_length] (cached decoding)."""
-    if max_decode_length is None:
-      max_decode_length = batch['decoder_target_tokens'].shape[1]
-    return decoding.greedy_decode(
+  def _decoding_config(self, decoding_config) -> decoding.DecodingConfig:
+    """The call's config, else the model's; EOS from the vocabulary."""
+    config = decoding_config or self.decoding_config
+    if config.eos_id not in (self._eos_id, -1):
+      config = dataclasses.replace(config, eos_id=self._eos_id)
+    return config
+
+  def predict_batch(
+      self, params, batch: Batch, rng: Optional[jax.Array] = None,
+      decoding_config: Optional[decoding.DecodingConfig] = None
+  ) -> jnp.ndarray:
+    """Decoded target tokens [B, L]: the best beam, or the first sample."""
+    tokens, _ = self.predict_batch_with_aux(params, batch, rng,
+                                            decoding_config)
+    return tokens[:, 0]
+
+  def predict_batch_with_aux(
+      self, params, batch: Batch, rng: Optional[jax.Array] = None,
+      decoding_config: Optional[decoding.DecodingConfig] = None
+  ) -> Tuple[jnp.ndarray, Mapping[str, jnp.ndarray]]:
+    """All outputs and their scores: (tokens [B, N, L], {'scores': [B, N]}).
+
+    Args:
+      params: model parameters.
+      batch: model features; `encoder_input_tokens` is decoded, and
+        `decoder_target_tokens` gives L unless the config sets
+        `max_decode_length`.
+      rng: PRNG key for sampling; None uses a fixed key (reproducible).
+      decoding_config: overrides the model's default `decoding_config`.
+
+    Returns:
+      Tokens with cached decoding (no start token, 0 after EOS) and scores
+      as `decoding.decode` defines them (log-likelihood; length-penalised
+      for beam search), best first for beams.
+    """
+    config = self._decoding_config(decoding_config)
+    length = (config.max_decode_length or
+              batch['decoder_target_tokens'].shape[1])
+    if rng is None and config.method == 'sample':
+      rng = jax.random.PRNGKey(0)
+    tokens, scores = decoding.encoder_decoder_decode(
         self.module, params, batch['encoder_input_tokens'],
-        max_decode_length=max_decode_length,
-        eos_id=self.output_vocabulary.eos_id,
-        temperature=self.decode_temperature,
-        rng=rng)
+        max_decode_length=length, config=config, rng=rng)
+    return tokens, {'scores': scores}

@@ -96,7 +96,7 @@ def _mlp_entries(config: t5.T5Config, ours: Path,
           for name in names + ['wo']]
 
 
-def _name_table(config: t5.T5Config) -> List[Tuple[Path, str, bool]]:
+def name_table(config: t5.T5Config) -> List[Tuple[Path, str, bool]]:
   """(our parameter path, HF state-dict name, transpose) for every weight."""
   table = [(('token_embedder', 'embedding'), 'shared.weight', False)]
   relpos = 'block.0.layer.0.SelfAttention.relative_attention_bias.weight'
@@ -154,9 +154,9 @@ def params_from_hf_t5(state_dict: Mapping[str, Any],
   Returns:
     Nested dict of float32 numpy arrays, the 'params' of `t5.Transformer`.
   """
-  expected = _expected_shapes(config)
+  expected = expected_shapes(config)
   params: Dict[str, Any] = {}
-  for path, name, transpose in _name_table(config):
+  for path, name, transpose in name_table(config):
     if name not in state_dict:
       raise KeyError(
           f'HF state dict has no {name!r} (needed for {"/".join(path)}); '
@@ -192,7 +192,7 @@ def params_to_hf_t5(params: Any, config: t5.T5Config) -> Dict[str, np.ndarray]:
   if set(params) == {'params'}:
     params = params['params']
   state_dict = {}
-  for path, name, transpose in _name_table(config):
+  for path, name, transpose in name_table(config):
     node = params
     for key in path:
       if key not in node:
@@ -211,10 +211,10 @@ def params_to_hf_t5(params: Any, config: t5.T5Config) -> Dict[str, np.ndarray]:
   return state_dict
 
 
-def _expected_shapes(config: t5.T5Config) -> Dict[Path, Tuple[int, ...]]:
+def expected_shapes(config: t5.T5Config) -> Dict[Path, Tuple[int, ...]]:
   joined = config.num_heads * config.head_dim
   shapes = {}
-  for path, _, _ in _name_table(config):
+  for path, _, _ in name_table(config):
     leaf = path[-2]
     if path[0] == 'token_embedder':
       shape = (config.vocab_size, config.emb_dim)

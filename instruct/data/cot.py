@@ -1,0 +1,339 @@
+"""Chain-of-thought (CoT) templates, answer extraction and Flan's CoT TSV files.
+
+A CoT prompt is the question followed by a reasoning cue ("Let's think step by
+step."); its target is the rationale followed by one sentence that states the
+answer ("So the answer is 72."). `extract_answer` reads the answer back from
+such a text (a target or a model's output), and `cot_answer_postprocessor`
+wraps it for SeqIO, so exact match compares answers, not rationales.
+
+Every final-answer sentence of `COT_TEMPLATES` contains "answer is" or
+"answer:" followed by the answer and a full stop; extraction takes the text
+after the *last* such cue and removes one trailing full stop. An answer that
+itself contains "answer is" / "answer:" cannot be recovered (none of the Flan
+CoT files has one; see tests/test_cot.py).
+
+Flan's CoT data (google-research/FLAN, flan/v2/cot_data/*.tsv) has no header
+and three tab-separated columns: question, answer, rationale; a newline inside
+a field is written as the two characters `\\n`. `load_cot_tsv` reads any file
+of that format and `cot_tsv_spec` makes it a `DatasetSpec`.
+"""
+
+import collections
+import dataclasses
+import functools
+import logging
+import os
+import re
+from typing import Any, Dict, Iterator, List, Mapping, Optional, Sequence, Tuple
+
+import gin
+import tensorflow as tf
+
+from instruct.data import templates as templates_lib
+from instruct.errors import UserError
+
+Template = templates_lib.Template
+
+QUESTION_FIELD = 'question'
+ANSWER_FIELD = templates_lib.ANSWER_FIELD
+RATIONALE_FIELD = 'rationale'
+COT_FIELDS = (QUESTION_FIELD, ANSWER_FIELD, RATIONALE_FIELD)
+
+# Reasoning cues (inputs) and answer sentences (targets). Paired by position
+# in COT_TEMPLATES, so each template has its own cue and closing sentence.
+_COT_PATTERNS = (
+    ("{question}\nLet's think step by step.",
+     '{rationale} So the answer is {answer}.'),
+    ('{question}\nThink it through step by step, then answer.',
+     '{rationale}\nTherefore, the answer is {answer}.'),
+    ("Q: {question}\nA: Let's work this out carefully.",
+     '{rationale} The final answer: {answer}.'),
+    ('{question}\nExplain your reasoning before giving the answer.',
+     '{rationale}\nSo the final answer is {answer}.'),
+    ('Answer the question below and show your thinking.\n\n{question}',
+     '{rationale} Thus, the answer is {answer}.'),
+    ('Question: {question}\nReason about it one step at a time.',
+     '{rationale}\nAnswer: {answer}.'),
+    ('{question}\nBefore answering, lay out the steps that lead to it.',
+     '{rationale} Hence, the answer is {answer}.'),
+    ('Here is a problem: {question}\nWork through it and state your '
+     'conclusion.',
+     '{rationale} That means the answer is {answer}.'),
+    ("{question}\nLet's break this down.",
+     '{rationale}\nThe answer is {answer}.'),
+    ('Consider the following question carefully. {question}\nGive your '
+     'reasoning, then the answer.',
+     '{rationale} In conclusion, the answer is {answer}.'),
+    ('{question}\nFirst reason, then respond.',
+     '{rationale} My final answer is {answer}.'),
+    ("Solve this: {question}\nLet's go through it slowly.",
+     '{rationale}\nSo, the answer is {answer}.'),
+)
+
+COT_TEMPLATES: Tuple[Template, ...] = tuple(
+    Template(inputs=i, targets=t, name=f'cot:{n}')
+    for n, (i, t) in enumerate(_COT_PATTERNS))
+
+# The last "answer is" / "answer:" (any case) starts the answer.
+_ANSWER_CUE_RE = re.compile(r'\banswer\s*(?:is\b\s*:?|:)', re.IGNORECASE)
+
+
+def extract_answer(text: Any) -> str:
+  """The answer stated at the end of a CoT text.
+
+  Args:
+    text: a CoT target or prediction (str or UTF-8 bytes).
+
+  Returns:
+    The text after the last 'answer is' / 'answer:' cue, stripped of
+    surrounding whitespace and one trailing full stop. Without a cue, the
+    whole text, stripped the same way (a model that skipped the rationale).
+  """
+  if isinstance(text, bytes):
+    text = text.decode('utf-8', errors='replace')
+  text = str(text)
+  last = None
+  for last in _ANSWER_CUE_RE.finditer(text):
+    pass
+  answer = text[last.end():] if last is not None else text
+  answer = answer.strip()
+  if answer.endswith('.'):
+    answer = answer[:-1].rstrip()
+  return answer
+
+
+def cot_answer_postprocessor(text: Any,
+                             example: Optional[Mapping[str, Any]] = None,
+                             is_target: bool = False) -> str:
+  """SeqIO postprocessor: the extracted answer, for targets and predictions."""
+  del example, is_target
+  return extract_answer(text)
+
+
+def format_cot(fields: Mapping[str, Any],
+               template: Template = COT_TEMPLATES[0]) -> Tuple[str, str]:
+  """Pure-Python reference formatting of one CoT example."""
+  return template.format(fields)
+
+
+# --- Flan CoT TSV files. ---------------------------------------------------
+
+
+@gin.configurable
+def flan_cot_dir(path: Optional[str] = None) -> Optional[str]:
+  """The directory of Flan CoT TSV files `tasks.cot` registers (gin-bound).
+
+  Unbound, `tasks.cot` falls back to $INSTRUCT_FLAN_COT_DIR.
+  """
+  return path
+
+
+@dataclasses.dataclass
+class LoadReport:
+  """What reading a CoT TSV file kept and skipped."""
+  path: str
+  rows: int = 0
+  blank_lines: int = 0
+  bad_rows: List[Tuple[int, str]] = dataclasses.field(default_factory=list)
+
+  def __str__(self) -> str:
+    text = (f'{self.path}: {self.rows} rows loaded, {len(self.bad_rows)} bad '
+            f'rows skipped, {self.blank_lines} blank lines ignored')
+    if self.bad_rows:
+      shown = '; '.join(f'line {n}: {why}' for n, why in self.bad_rows[:5])
+      more = (f' (and {len(self.bad_rows) - 5} more)'
+              if len(self.bad_rows) > 5 else '')
+      text += f' [{shown}{more}]'
+    return text
+
+
+def _unescape(field: str) -> str:
+  return field.replace('\\n', '\n').strip()
+
+
+def _parse_line(raw: bytes, path: str, line: int) -> Dict[str, str]:
+  """Parses one TSV line; raises UserError naming the file and line."""
+  try:
+    text = raw.decode('utf-8')
+  except UnicodeDecodeError as e:
+    raise UserError(f'{path}:{line}: not valid UTF-8 ({e.reason} at byte '
+                    f'{e.start} of the line).') from e
+  columns = text.split('\t')
+  if len(columns) != 3:
+    raise UserError(
+        f'{path}:{line}: expected 3 tab-separated columns (question, answer, '
+        f'rationale), found {len(columns)}.')
+  row = dict(zip(COT_FIELDS, (_unescape(c) for c in columns)))
+  for field in COT_FIELDS:
+    if not row[field]:
+      raise UserError(f'{path}:{line}: field {field!r} is empty.')
+  return row
+
+
+def iter_cot_tsv(path: str,
+                 report: Optional[LoadReport] = None,
+                 skip_bad_rows: bool = False) -> Iterator[Dict[str, str]]:
+  """Yields `{question, answer, rationale}` rows of a Flan CoT TSV file."""
+  report = report if report is not None else LoadReport(path)
+  try:
+    with open(path, 'rb') as f:
+      data = f.read()
+  except OSError as e:
+    raise UserError(f'Cannot read CoT file {path}: {e.strerror}.') from e
+  lines = data.split(b'\n')
+  if lines and lines[-1] == b'':
+    lines.pop()  # The file's final newline.
+  for number, raw in enumerate(lines, start=1):
+    raw = raw[:-1] if raw.endswith(b'\r') else raw
+    if not raw.strip():
+      report.blank_lines += 1
+      continue
+    try:
+      row = _parse_line(raw, path, number)
+    except UserError as e:
+      if not skip_bad_rows:
+        raise
+      report.bad_rows.append((number, str(e).split(': ', 1)[-1]))
+      continue
+    report.rows += 1
+    yield row
+
+
+def load_cot_tsv(path: str, skip_bad_rows: bool = False
+                ) -> Tuple[List[Dict[str, str]], LoadReport]:
+  """Reads a Flan CoT TSV file.
+
+  Args:
+    path: the file (no header; question, answer, rationale; `\\n` escapes).
+    skip_bad_rows: skip rows without 3 columns or with an empty field, and
+      count them in the report, instead of raising.
+
+  Returns:
+    `(rows, report)`: rows as dicts with `question`, `answer`, `rationale`.
+
+  Raises:
+    UserError: naming the file and line, for a malformed row (unless
+      skipped), a line that is not UTF-8, or an unreadable file.
+  """
+  report = LoadReport(path)
+  rows = list(iter_cot_tsv(path, report, skip_bad_rows))
+  if report.bad_rows:
+    logging.warning('%s', report)
+  return rows, report
+
+
+@functools.lru_cache(maxsize=32)
+def _cached_rows(path: str, mtime: float, skip_bad_rows: bool):
+  del mtime  # Part of the cache key only: a changed file is re-read.
+  return load_cot_tsv(path, skip_bad_rows)
+
+
+def cached_load(path: str, skip_bad_rows: bool = False):
+  """`load_cot_tsv`, cached per (path, modification time)."""
+  try:
+    mtime = os.path.getmtime(path)
+  except OSError as e:
+    raise UserError(f'Cannot read CoT file {path}: {e.strerror}.') from e
+  return _cached_rows(os.path.abspath(path), mtime, skip_bad_rows)
+
+
+def _split_rows(rows, split: str, num_validation: int, path: str):
+  if split == 'train':
+    return rows[:len(rows) - num_validation] if num_validation else rows
+  if split == 'validation' and num_validation:
+    return rows[len(rows) - num_validation:]
+  raise UserError(f'{path}: no split {split!r}.')
+
+
+def _rows_dataset(rows: Sequence[Mapping[str, str]]) -> tf.data.Dataset:
+  columns = {f: tf.constant([r[f] for r in rows], dtype=tf.string)
+             for f in COT_FIELDS}
+  return tf.data.Dataset.from_tensor_slices(columns)
+
+
+class _LazyCounts(collections.abc.Mapping):
+  """Split sizes of a TSV file, counted on first use (not at registration)."""
+
+  def __init__(self, path: str, splits: Sequence[str], num_validation: int,
+               skip_bad_rows: bool):
+    self._path = path
+    self._splits = tuple(splits)
+    self._num_validation = num_validation
+    self._skip = skip_bad_rows
+
+  def __getitem__(self, split: str) -> int:
+    if split not in self._splits:
+      raise KeyError(split)
+    rows, _ = cached_load(self._path, self._skip)
+    return len(_split_rows(rows, split, self._num_validation, self._path))
+
+  def __iter__(self):
+    return iter(self._splits)
+
+  def __len__(self) -> int:
+    return len(self._splits)
+
+
+def cot_tsv_spec(name: str, path: str, cluster: str = 'cot',
+                 source: str = 'cot', skip_bad_rows: bool = False,
+                 num_validation: int = 0,
+                 templates: Optional[Sequence[Template]] = None,
+                 description: str = '', url: str = ''):
+  """A `DatasetSpec` over a Flan CoT TSV file (read when first used).
+
+  Args:
+    name: dataset name, [a-z0-9_]+.
+    path: the TSV file.
+    cluster: task cluster.
+    source: sub-collection.
+    skip_bad_rows: skip and count malformed rows instead of raising.
+    num_validation: hold out the file's last rows as a 'validation' split.
+    templates: zero-shot templates (default: the question as is).
+    description: free text.
+    url: where the data comes from.
+
+  Returns:
+    A DatasetSpec with `has_rationale=True` and the generic CoT templates.
+  """
+  from instruct.data import registry  # pylint: disable=g-import-not-at-top
+  if num_validation < 0:
+    raise UserError(f'{path}: num_validation must be >= 0.')
+  splits = ('train', 'validation') if num_validation else ('train',)
+
+  def load(split: str) -> tf.data.Dataset:
+    rows, _ = cached_load(path, skip_bad_rows)
+    if num_validation >= len(rows):
+      raise UserError(f'{path}: num_validation={num_validation} leaves no '
+                      f'training rows ({len(rows)} rows).')
+    return _rows_dataset(_split_rows(rows, split, num_validation, path))
+
+  return registry.DatasetSpec(
+      name=name,
+      source=source,
+      cluster=cluster,
+      load=load,
+      templates=tuple(templates) if templates else DEFAULT_QA_TEMPLATES,
+      splits=splits,
+      num_examples=_LazyCounts(path, splits, num_validation, skip_bad_rows),
+      has_rationale=True,
+      has_options=False,
+      description=description or f'Flan CoT file {os.path.basename(path)}',
+      url=url)
+
+
+# Zero-shot prompts for CoT datasets (answer only, no rationale). The options
+# of multiple-choice CoT questions are already inline in the question.
+DEFAULT_QA_TEMPLATES: Tuple[Template, ...] = tuple(
+    Template(inputs=i, targets='{answer}', name=f'cot_qa:{n}')
+    for n, i in enumerate((
+        '{question}',
+        'Q: {question}\nA:',
+        'Question: {question}\nAnswer:',
+        'Answer this question.\n\n{question}',
+        '{question}\nGive only the answer.',
+        'Please answer: {question}',
+        '{question}\nWhat is the answer?',
+        'Respond with the answer. {question}',
+        'Here is a question: {question}\nThe answer:',
+        'Reply briefly.\n{question}',
+    )))

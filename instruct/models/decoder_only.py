@@ -1,0 +1,318 @@
+"""The decoder-only model: loss, scoring and prediction around a Llama network.
+
+Same interface as `EncoderDecoderModel` (the trainer and evaluators cannot
+tell them apart). Features come from SeqIO's `DecoderFeatureConverter`: a task
+with only `targets` is a plain language model; a task with `inputs` and
+`targets` is concatenated into one sequence (prefix LM) with
+`decoder_causal_attention` over the inputs plus one position and the loss on
+the targets only. Whether the inputs are attended bidirectionally is a model
+setting (`inputs_bidirectional_attention`, T5X's name): off for models
+pre-trained causally such as Llama, on for a true prefix LM.
+
+Prediction extracts each row's prompt (the prefix the converter marked, or a
+separate `inputs` array), left-pads the batch so that every prompt ends at
+the same cache slot, fills the key/value cache with all prompts in one call
+and then decodes the continuation only.
+"""
+
+import dataclasses
+from typing import Any, Mapping, Optional, Tuple
+
+import flax.linen as nn
+import gin
+import jax
+from jax import lax
+import jax.numpy as jnp
+import seqio
+
+from instruct import decoding
+from instruct import losses
+
+Batch = Mapping[str, jnp.ndarray]
+Array = jax.Array
+
+# Logit given to every token but EOS once a row has used up its length.
+_FORCED_OUT = -1e9
+
+
+@gin.configurable
+class DecoderOnlyModel:
+  """Wraps a decoder-only `nn.Module` (see `instruct.models.llama`)."""
+
+  FEATURE_CONVERTER_CLS = seqio.DecoderFeatureConverter
+
+  def __init__(self,
+               module: nn.Module,
+               vocabulary: seqio.Vocabulary,
+               z_loss: float = 0.0,
+               label_smoothing: float = 0.0,
+               loss_normalizing_factor: losses.LossNormalizingFactor = None,
+               inputs_bidirectional_attention: bool = False,
+               decoding_config: Optional[decoding.DecodingConfig] = None,
+               feature_converter_cls: Optional[type] = None):
+    """Builds the model.
+
+    Args:
+      module: the network, e.g. `llama.LlamaTransformer`.
+      vocabulary: one vocabulary for prompts and outputs.
+      z_loss: coefficient of the log(Z)^2 auxiliary loss.
+      label_smoothing: label smoothing of the cross-entropy.
+      loss_normalizing_factor: a number, None or a special mode name.
+      inputs_bidirectional_attention: prefix LM: the inputs (SeqIO's
+        `decoder_causal_attention`) attend to each other in both directions.
+      decoding_config: default `decoding.DecodingConfig` for predictions.
+      feature_converter_cls: replaces `seqio.DecoderFeatureConverter`, e.g.
+        `seqio.PrefixLMFeatureConverter`.
+    """
+    self.module = module
+    self.input_vocabulary = vocabulary
+    self.output_vocabulary = vocabulary
+    self.z_loss = z_loss
+    self.label_smoothing = label_smoothing
+    self.loss_normalizing_factor = loss_normalizing_factor
+    self.inputs_bidirectional_attention = inputs_bidirectional_attention
+    self.decoding_config = decoding_config
+    if feature_converter_cls is not None:
+      self.FEATURE_CONVERTER_CLS = feature_converter_cls  # pylint: disable=invalid-name
+    # Fail at construction, not at the first step, on a bad mode name.
+    losses.get_loss_normalizing_factor_and_weights(
+        loss_normalizing_factor,
+        {'decoder_target_tokens': jnp.ones((1, 1), jnp.int32)})
+
+  # ---------------------------------------------------------------------------
+  # Parameters.
+  # ---------------------------------------------------------------------------
+  def get_initial_variables(self, rng: Array,
+                            input_shapes: Mapping[str, Tuple[int, ...]]) -> Any:
+    """Boxed (logically partitioned) initial variables for these shapes."""
+    tokens = jnp.ones(input_shapes['decoder_input_tokens'], jnp.int32)
+    params_rng, dropout_rng = jax.random.split(rng)
+    return self.module.init({'params': params_rng, 'dropout': dropout_rng},
+                            tokens, tokens, enable_dropout=False)
+
+  # ---------------------------------------------------------------------------
+  # Training.
+  # ---------------------------------------------------------------------------
+  def _causal_attention(self, batch: Batch) -> Optional[Array]:
+    if not self.inputs_bidirectional_attention:
+      return None
+    if 'decoder_causal_attention' not in batch:
+      raise ValueError(
+          'DecoderOnlyModel.inputs_bidirectional_attention=True needs the '
+          '"decoder_causal_attention" feature: train on a task with both '
+          '"inputs" and "targets" (SeqIO PrefixLMFeatureConverter).')
+    return batch['decoder_causal_attention']
+
+  def _compute_logits(self, params, batch: Batch,
+                      dropout_rng: Optional[Array] = None) -> Array:
+    rngs = {'dropout': dropout_rng} if dropout_rng is not None else None
+    return self.module.apply(
+        {'params': params},
+        batch['decoder_input_tokens'],
+        batch['decoder_target_tokens'],
+        decoder_segment_ids=batch.get('decoder_segment_ids'),
+        decoder_positions=batch.get('decoder_positions'),
+        decoder_causal_attention=self._causal_attention(batch),
+        enable_dropout=dropout_rng is not None,
+        rngs=rngs)
+
+  def loss_normalization(self, batch: Batch):
+    """(factor, weights) for a whole batch, before it is split in microbatches."""
+    return losses.get_loss_normalizing_factor_and_weights(
+        self.loss_normalizing_factor, batch)
+
+  def loss_fn(self, params, batch: Batch, dropout_rng: Optional[Array],
+              loss_normalizing_factor=None) -> Tuple[Array, dict]:
+    """Loss of one (micro)batch and its summed metrics.
+
+    Arguments and metrics are those of `EncoderDecoderModel.loss_fn`; here
+    `input_tokens` counts the prompt tokens (real tokens without loss weight)
+    and `target_tokens` those with loss weight, so together they count every
+    real token once.
+    """
+    logits = self._compute_logits(params, batch, dropout_rng)
+    targets = batch['decoder_target_tokens']
+    weights = batch.get('decoder_loss_weights')
+    if weights is None:
+      weights = (targets > 0).astype(jnp.float32)
+    loss_sum, z_loss_sum, weight_sum = losses.compute_weighted_cross_entropy(
+        logits, targets, weights, label_smoothing=self.label_smoothing,
+        z_loss=self.z_loss)
+    loss = loss_sum
+    if loss_normalizing_factor is not None:
+      loss = loss_sum / loss_normalizing_factor
+    weighted = (weights > 0).astype(jnp.float32)
+    real = (targets > 0).astype(jnp.float32)
+    correct = (jnp.argmax(logits, -1) == targets).astype(jnp.float32)
+    metrics = {
+        'loss': loss,
+        'loss_sum': loss_sum,
+        'z_loss_sum': z_loss_sum,
+        'weight_sum': weight_sum,
+        'correct_tokens': jnp.sum(correct * weighted),
+        'weighted_tokens': jnp.sum(weighted),
+        'target_tokens': jnp.sum(real * weighted),
+        'input_tokens': jnp.sum(real * (1.0 - weighted)),
+    }
+    return loss, metrics
+
+  # ---------------------------------------------------------------------------
+  # Scoring.
+  # ---------------------------------------------------------------------------
+  def score_batch(self, params, batch: Batch) -> Array:
+    """Per-sequence sum of target log-likelihoods (loss-weighted positions).
+
+    With a prefix-LM batch only the targets count, since SeqIO's converter
+    gives the inputs zero loss weight.
+    """
+    logits = self._compute_logits(params, batch).astype(jnp.float32)
+    log_probs = jax.nn.log_softmax(logits, axis=-1)
+    targets = batch['decoder_target_tokens']
+    token_ll = jnp.take_along_axis(log_probs, targets[..., None], -1)[..., 0]
+    weights = batch.get('decoder_loss_weights')
+    if weights is None:
+      weights = (targets > 0).astype(jnp.float32)
+    return jnp.sum(token_ll * weights, axis=-1)
+
+  # ---------------------------------------------------------------------------
+  # Prediction.
+  # ---------------------------------------------------------------------------
+  def _decoding_config(self, decoding_config) -> decoding.DecodingConfig:
+    """The call's config, else the model's, else greedy; EOS from the vocab."""
+    eos_id = self.output_vocabulary.eos_id
+    eos_id = 1 if eos_id is None else eos_id
+    cfg = decoding_config or self.decoding_config
+    if cfg is None:
+      return decoding.plain_config(eos_id=eos_id)
+    if cfg.eos_id not in (eos_id, -1):  # -1: never stop, on purpose.
+      # The vocabulary knows the model's EOS; the config's default of 1 is
+      # wrong for most Hugging Face tokenizers.
+      cfg = dataclasses.replace(cfg, eos_id=eos_id)
+    return cfg
+
+  def predict_batch(
+      self, params, batch: Batch, rng: Optional[Array] = None,
+      decoding_config: Optional[decoding.DecodingConfig] = None) -> Array:
+    """Generated continuations [B, L] (the best beam or first sample)."""
+    tokens, _ = self.predict_batch_with_aux(params, batch, rng,
+                                            decoding_config)
+    return tokens[:, 0]
+
+  def predict_batch_with_aux(
+      self, params, batch: Batch, rng: Optional[Array] = None,
+      decoding_config: Optional[decoding.DecodingConfig] = None
+  ) -> Tuple[Array, dict]:
+    """Continues each row's prompt with cached decoding.
+
+    The prompt of a row is, in order of preference: the positions SeqIO's
+    prefix-LM converter marks with `decoder_causal_attention` (BOS 0 and the
+    inputs); else `inputs` [B, Li] token ids (0-padded, no BOS), after a BOS
+    0; else BOS alone (unconditional sampling for plain-LM tasks).
+
+    Without `max_decode_length` in the decoding config a row may grow until
+    prompt and continuation fill the batch's sequence length (as in
+    training); EOS is forced there.
+
+    Args:
+      params: model parameters.
+      batch: model features (see above).
+      rng: PRNG key for sampling.
+      decoding_config: overrides the model's default `DecodingConfig`.
+
+    Returns:
+      (tokens [B, N, L] without the prompt, {'scores': [B, N]}); N is the
+      number of samples or beams returned.
+    """
+    cfg = self._decoding_config(decoding_config)
+    prompt_BP, lengths_B = _prompts(batch)
+    batch_size, prompt_width = prompt_BP.shape
+    seq_length = batch['decoder_input_tokens'].shape[1]
+    budget = cfg.max_decode_length is None
+    max_decode_length = seq_length if budget else cfg.max_decode_length
+    left_BP, positions_BP, valid_BP = _left_pad(prompt_BP, lengths_B)
+
+    cache = self._init_cache(params, batch_size,
+                             prompt_width + max_decode_length - 1)
+    causal_attention = valid_BP if self.inputs_bidirectional_attention else None
+    logits_BPV, variables = self.module.apply(
+        {'params': params, 'cache': cache}, left_BP,
+        decoder_positions=positions_BP,
+        decoder_causal_attention=causal_attention,
+        enable_dropout=False, decode=True, mutable=['cache'])
+    eos_id = cfg.eos_id
+    state = {'cache': variables['cache'],
+             'first_logits': logits_BPV[:, -1],
+             'prompt_lengths': lengths_B}
+
+    def tokens_to_logits(tokens_B1, state, step):
+      # The last prompt token is already in the cache: step 0 returns the
+      # prefill's logits, later steps append the token just generated.
+      def first():
+        return state['first_logits'], state['cache']
+
+      def later():
+        positions_B1 = (state['prompt_lengths'] + step - 1)[:, None]
+        logits_B1V, new = self.module.apply(
+            {'params': params, 'cache': state['cache']}, tokens_B1,
+            decoder_positions=positions_B1, enable_dropout=False,
+            decode=True, mutable=['cache'])
+        return logits_B1V[:, -1], new['cache']
+
+      logits_BV, cache = lax.cond(step == 0, first, later)
+      if budget:
+        full_B1 = (step >= seq_length - state['prompt_lengths'])[:, None]
+        eos_only_1V = jnp.where(jnp.arange(logits_BV.shape[-1]) == eos_id,
+                                0.0, _FORCED_OUT)[None]
+        logits_BV = jnp.where(full_B1, eos_only_1V, logits_BV)
+      return logits_BV, dict(state, cache=cache)
+
+    tokens, scores = decoding.decode(
+        tokens_to_logits, state, batch_size=batch_size,
+        max_decode_length=max_decode_length, config=cfg,
+        start_tokens=left_BP[:, -1], rng=rng)
+    return tokens, {'scores': scores}
+
+  def _init_cache(self, params, batch_size: int, cache_length: int):
+    """Zero key/value cache of `cache_length` slots (shapes only)."""
+    dummy = jnp.zeros((batch_size, cache_length), jnp.int32)
+
+    def shapes():
+      _, variables = self.module.apply(
+          {'params': params}, dummy, enable_dropout=False, decode=True,
+          mutable=['cache'])
+      return variables['cache']
+
+    return jax.tree.map(lambda s: jnp.zeros(s.shape, s.dtype),
+                        jax.eval_shape(shapes))
+
+
+def _prompts(batch: Batch) -> Tuple[Array, Array]:
+  """Right-padded prompts [B, P] starting with BOS 0, and their lengths [B]."""
+  if 'decoder_causal_attention' in batch:
+    prefix_BL = batch['decoder_causal_attention'] > 0
+    # BOS plus the inputs: the converter marks them (a contiguous run from 0).
+    tokens = jnp.where(prefix_BL, batch['decoder_input_tokens'], 0)
+    lengths = jnp.maximum(jnp.sum(prefix_BL.astype(jnp.int32), axis=1), 1)
+    return tokens.astype(jnp.int32), lengths
+  batch_size = batch['decoder_input_tokens'].shape[0]
+  bos_B1 = jnp.zeros((batch_size, 1), jnp.int32)
+  if 'inputs' in batch:
+    inputs = batch['inputs'].astype(jnp.int32)
+    lengths = 1 + jnp.sum((inputs > 0).astype(jnp.int32), axis=1)
+    return jnp.concatenate([bos_B1, inputs], axis=1), lengths
+  return bos_B1, jnp.ones((batch_size,), jnp.int32)
+
+
+def _left_pad(prompt_BP: Array, lengths_B: Array):
+  """Moves each row's first `length` tokens to the right end.
+
+  Returns:
+    (tokens [B, P], positions [B, P] counting from 0 at the prompt's first
+    token (0 on padding), valid [B, P] booleans).
+  """
+  width = prompt_BP.shape[1]
+  source_BP = jnp.arange(width)[None, :] - (width - lengths_B)[:, None]
+  valid_BP = source_BP >= 0
+  source_BP = jnp.where(valid_BP, source_BP, 0)
+  tokens = jnp.take_along_axis(prompt_BP, source_BP, axis=1)
+  return jnp.where(valid_BP, tokens, 0), source_BP, valid_BP
