@@ -17,6 +17,7 @@ import collections
 import string
 from typing import Any, Dict, Mapping, Optional, Sequence, Tuple
 
+from absl import logging
 import numpy as np
 
 _PUNCTUATION_TABLE = str.maketrans('', '', string.punctuation)
@@ -91,13 +92,17 @@ def rank_classification_target(
     is_target: whether `text` is a target.
 
   Returns:
-    `(idx, is_correct)` ints for targets; `text` otherwise.
+    `(idx, is_correct, num_options)` ints for targets (`(idx, is_correct)`
+    when the example has no `num_options`); `text` otherwise.
   """
   if not is_target:
     return text
   if example is None:
     raise ValueError('rank_classification_target needs the example for '
                      'targets (it reads `idx` and `is_correct`).')
+  if 'num_options' in example:
+    return (int(example['idx']), int(example['is_correct']),
+            int(example['num_options']))
   return int(example['idx']), int(example['is_correct'])
 
 
@@ -111,8 +116,10 @@ def rank_classification_accuracy(
   the expanded examples. Ties go to the first option in input order.
 
   Args:
-    targets: `(idx, is_correct)` per expanded option, as produced by
-      `rank_classification_target`.
+    targets: `(idx, is_correct)` or `(idx, is_correct, num_options)` per
+      expanded option, as produced by `rank_classification_target`. With
+      `num_options`, an example with fewer options than that (cut short by an
+      evaluation cap) is left out with a warning.
     scores: the model's log-likelihood of each option's target, aligned with
       `targets`.
 
@@ -129,15 +136,30 @@ def rank_classification_accuracy(
                      f'but {len(scores)} scores.')
   # idx -> (best score, whether that option is correct, any option correct).
   groups = collections.OrderedDict()
-  for (idx, is_correct), score in zip(targets, scores):
-    idx, is_correct = int(idx), bool(is_correct)
+  expected = {}  # idx -> number of options, when the targets say.
+  for target, score in zip(targets, scores):
+    idx, is_correct = int(target[0]), bool(target[1])
+    if len(target) > 2:
+      expected[idx] = int(target[2])
     if idx not in groups:
-      groups[idx] = [score, is_correct, is_correct]
+      groups[idx] = [score, is_correct, is_correct, 1]
       continue
     group = groups[idx]
     if score > group[0]:
       group[0], group[1] = score, is_correct
     group[2] = group[2] or is_correct
+    group[3] += 1
+  # An evaluation cap (SeqIO's `num_examples`) counts expanded rows, so the
+  # last example can lose some of its options; scoring it on a subset would be
+  # wrong, so it is left out, and said so.
+  incomplete = [idx for idx, group in groups.items()
+                if idx in expected and group[3] < expected[idx]]
+  if incomplete:
+    logging.warning(
+        'rank_classification_accuracy: left out %d example(s) cut short by '
+        'the evaluation cap (ids %s).', len(incomplete), incomplete[:10])
+    for idx in incomplete:
+      del groups[idx]
   if not groups:
     return {'accuracy': float('nan')}
   missing = [idx for idx, group in groups.items() if not group[2]]

@@ -152,3 +152,21 @@ def test_seqio_evaluator_exact_match_end_to_end():
   result, _ = evaluator.evaluate(compute_metrics=True,
                                  predict_fn=echo_targets_fn)
   assert result.result()[name] == {'exact_match': 75.0}
+
+
+def test_rank_classification_leaves_out_an_example_cut_short_by_a_cap():
+  # Example 7 has 3 options but only 2 survived the cap: it is not scored on
+  # a subset (its correct option is missing, which would otherwise raise).
+  targets = [(5, 0, 3), (5, 1, 3), (5, 0, 3), (7, 0, 3), (7, 0, 3)]
+  scores = [-3.0, -1.0, -2.0, -1.0, -2.0]
+  assert metrics.rank_classification_accuracy(targets, scores) == {
+      'accuracy': 100.0}
+  # A complete example with no correct option is still an error.
+  with pytest.raises(ValueError, match='no correct option'):
+    metrics.rank_classification_accuracy([(1, 0, 2), (1, 0, 2)], [0.0, 1.0])
+
+
+def test_rank_classification_target_carries_the_number_of_options():
+  example = {'idx': 4, 'is_correct': 1, 'num_options': 3}
+  assert metrics.rank_classification_target(
+      'yes', example=example, is_target=True) == (4, 1, 3)

@@ -166,6 +166,12 @@ assert 'cot' in shares
 cot_rows = [r for r in rows if r.source == 'cot']
 assert {r.cap for r in cot_rows} == {100000}
 assert {r.variant for r in cot_rows} == {'cot', 'fs_cot'}
+flan_rows = [r for r in rows if r.source == 'flan2021']
+assert len({r.dataset for r in flan_rows}) >= 40
+assert len({r.cluster for r in flan_rows}) >= 10
+assert {r.cap for r in flan_rows} == {30000}
+# Every leaf's rate is min(examples, cap) before the sub-mixture weighting.
+assert all(r.examples is not None for r in flan_rows)
 print('OK', sorted(shares.items()), len(rows))
 '''
   env = single_process_env()

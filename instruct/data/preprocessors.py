@@ -200,7 +200,8 @@ def rank_classification(
 
   Returns:
     A dataset with, per option: `inputs`, `targets` (the option text), `idx`
-    (int32 id of the original example), `is_correct` (int32 0/1; not bool,
+    (int32 id of the original example), `num_options` (int32), `is_correct`
+    (int32 0/1; not bool,
     which SeqIO cannot serialise to tf.Example under recent protobuf), plus
     the passthrough features.
   """
@@ -227,6 +228,9 @@ def rank_classification(
         'targets': options,
         'idx': _repeat(tf.cast(features[index_key], tf.int32)),
         'is_correct': is_correct,
+        # Lets the metric tell a complete example from one cut short by an
+        # evaluation cap (SeqIO caps expanded rows, not examples).
+        'num_options': _repeat(num_options),
     }
     for key in passthrough_keys:
       if key in features:
