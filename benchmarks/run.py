@@ -96,3 +96,6 @@ def main():
 
 if __name__ == '__main__':
   main()
+  print()
+  from benchmarks import packing  # pylint: disable=g-import-not-at-top
+  packing.main([])

@@ -141,26 +141,6 @@ def apply_rope(x_BLHD: Array, positions_BL: Array,
 # -----------------------------------------------------------------------------
 # Layers.
 # -----------------------------------------------------------------------------
-class Embed(nn.Module):
-  """Token embedding, optionally reused as the output layer (no rescaling)."""
-  num_embeddings: int
-  features: int
-  dtype: Any = jnp.float32
-
-  def setup(self):
-    self.embedding = self.param(
-        'embedding',
-        nn.with_logical_partitioning(_embedding_init, ('vocab', 'embed')),
-        (self.num_embeddings, self.features), jnp.float32)
-
-  def __call__(self, ids_BL: Array) -> Array:
-    return jnp.take(jnp.asarray(self.embedding, self.dtype), ids_BL, axis=0)
-
-  def attend(self, x_BLE: Array) -> Array:
-    embedding = jnp.asarray(self.embedding, x_BLE.dtype)
-    return jnp.einsum('ble,ve->blv', x_BLE, embedding)
-
-
 def _dense(features, axes, dtype, name):
   return t5.Dense(features, axes, kernel_init=_kernel_init, dtype=dtype,
                   name=name)
@@ -406,8 +386,9 @@ class LlamaTransformer(nn.Module):
 
   def setup(self):
     cfg = self.config
-    self.token_embedder = Embed(cfg.vocab_size, cfg.emb_dim,
-                                dtype=cfg.compute_dtype)
+    self.token_embedder = t5.Embed(cfg.vocab_size, cfg.emb_dim,
+                                   dtype=cfg.compute_dtype,
+                                   embedding_init=_embedding_init)
     self.decoder = Decoder(cfg, self.token_embedder)
 
   def __call__(self, decoder_input_tokens, decoder_target_tokens=None,

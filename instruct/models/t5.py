@@ -139,15 +139,19 @@ def make_causal_mask(length: int) -> Array:
 
 
 class Embed(nn.Module):
-  """Token embedding shared by encoder, decoder and (optionally) logits."""
+  """Token embedding shared by encoder, decoder and (optionally) logits.
+
+  Also the Llama family's embedding (with its own initializer).
+  """
   num_embeddings: int
   features: int
   dtype: Any = jnp.float32
+  embedding_init: Callable[..., Array] = _embedding_init
 
   def setup(self):
     self.embedding = self.param(
         'embedding',
-        nn.with_logical_partitioning(_embedding_init, ('vocab', 'embed')),
+        nn.with_logical_partitioning(self.embedding_init, ('vocab', 'embed')),
         (self.num_embeddings, self.features), jnp.float32)
 
   def __call__(self, ids_BL: Array) -> Array:
