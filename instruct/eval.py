@@ -28,6 +28,8 @@ from instruct import gin_utils
 from instruct import input_pipeline
 from instruct import partitioning as partitioning_lib
 from instruct import trainer as trainer_lib
+from instruct.evals import heldout
+from instruct.evals import plots
 
 REQUIRED_MACROS = ('CHECKPOINT_PATH', 'EVAL_OUTPUT_DIR', 'MIXTURE_OR_TASK_NAME',
                    'TASK_FEATURE_LENGTHS')
@@ -66,8 +68,15 @@ def abstract_params(model, partitioner, dataset_cfg):
 def evaluate(*, model, checkpoint_path: str, output_dir: str,
              dataset_cfg: input_pipeline.DatasetConfig,
              partitioner: Optional[partitioning_lib.Partitioner] = None,
-             num_examples: Optional[int] = None):
-  """Evaluates each checkpoint; returns {step: {task: {metric: value}}}."""
+             num_examples: Optional[int] = None,
+             train_mixture: Optional[str] = None):
+  """Evaluates each checkpoint; returns {step: {task: {metric: value}}}.
+
+  With several checkpoints it also plots score vs step
+  (`output_dir/score_vs_step.png`). With `train_mixture` (the mixture the
+  model was tuned on) it prints seen vs unseen clusters and templates, the
+  FLAN paper's held-out protocol, for the last checkpoint against the first.
+  """
   partitioner = partitioner or partitioning_lib.Partitioner()
   dirs = checkpoint_dirs(checkpoint_path)
   evaluator = evaluation.InferenceEvaluator(
@@ -84,6 +93,15 @@ def evaluate(*, model, checkpoint_path: str, output_dir: str,
     print(evaluation.markdown_table(metrics, title=f'{d} (step {step})'),
           flush=True)
     results[step] = metrics
+  if len(results) > 1 and output_dir:
+    png = os.path.join(output_dir, 'score_vs_step.png')
+    plots.plot_score_vs_step(results, png)
+    print(f'Wrote {png}', flush=True)
+  if train_mixture:
+    first, last = min(results), max(results)
+    print(heldout.seen_unseen_table(
+        train_mixture, results[last],
+        base=results[first] if first != last else None), flush=True)
   return results
 
 

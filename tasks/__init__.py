@@ -9,6 +9,8 @@ Nothing here reads data at import time. What gets registered:
     Super-NaturalInstructions and a user's own files, each only when
     configured (gin or environment variable; see docs/collection.md and
     docs/custom_data.md).
+  * `tasks.bbh`: BIG-Bench Hard evaluation tasks, when configured (never in
+    a training mixture).
   * `tasks.flan`: the Flan-style mixtures over all of the above.
 """
 
@@ -17,4 +19,5 @@ import tasks.flan2021  # pylint: disable=unused-import
 import tasks.cot  # pylint: disable=unused-import
 import tasks.niv2  # pylint: disable=unused-import
 import tasks.user  # pylint: disable=unused-import
+import tasks.bbh  # pylint: disable=unused-import
 import tasks.flan  # pylint: disable=unused-import

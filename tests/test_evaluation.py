@@ -82,10 +82,15 @@ def test_eval_cli_evaluates_every_checkpoint_of_a_model_dir(tmp_path, capsys):
       f"--gin.EVAL_OUTPUT_DIR='{out_dir}'",
       "--gin.MIXTURE_OR_TASK_NAME='builtin_parity_options'",
       "--gin.TASK_FEATURE_LENGTHS={'inputs': 160, 'targets': 32}",
+      "--gin.TRAIN_MIXTURE='builtin_instructions'",
       '--gin.EVAL_STEPS=8', '--gin.BATCH_SIZE=8']) == 0
   gin.clear_config()
   assert (out_dir / 'metrics-1.json').exists()
   assert (out_dir / 'metrics-2.json').exists()
+  # Two checkpoints: a score-vs-step plot, and the held-out protocol table.
+  with open(out_dir / 'score_vs_step.png', 'rb') as f:
+    assert f.read(8) == b'\x89PNG\r\n\x1a\n'
+  assert 'builtin_parity_options' in capsys.readouterr().out
   from instruct import infer  # pylint: disable=g-import-not-at-top
   infer_dir = tmp_path / 'infer'
   assert gin_utils.run_main(infer.main, common + [

@@ -123,3 +123,13 @@ def test_renderer_checks_fields_before_tracing():
   renderer = variants.Renderer([T('{a} {b}')], 'none', salt=0, where='t')
   with pytest.raises(templates.MissingFieldError, match="'b'"):
     renderer.check_fields(['a', 'idx'])
+
+
+def test_randomised_options_beyond_the_alphabet_fall_back_to_bullets():
+  options = tf.constant([f'entity {i}' for i in range(30)])
+  for idx in range(8):
+    block, answer = variants.random_options_block(
+        options, tf.constant(27), tf.constant(idx, tf.int64), salt=3)
+    lines = block.numpy().decode().split('\n')
+    assert lines[1] == '- entity 0'
+    assert answer.numpy().decode() == 'entity 27'

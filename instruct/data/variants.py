@@ -294,7 +294,10 @@ def draw_index(idx: tf.Tensor, salt: int, stream: int, n) -> tf.Tensor:
 def _markers(style: MarkerStyle, n: tf.Tensor) -> tf.Tensor:
   if not style.relabels:
     return tf.fill([n], style.pattern)
-  labels = tf.gather(tf.constant(LABEL_ALPHABETS[style.kind]), tf.range(n))
+  # Wraps past the alphabet; such blocks are never chosen (see
+  # random_options_block), but every style must be computable.
+  labels = tf.gather(tf.constant(LABEL_ALPHABETS[style.kind]),
+                     tf.math.floormod(tf.range(n), MAX_OPTIONS))
   prefix, suffix = style.pattern.split('{}')
   return tf.strings.join([prefix, labels, suffix])
 
@@ -315,16 +318,14 @@ def random_options_block(options: tf.Tensor, label: tf.Tensor,
     state it ('(B) no' for lettered markers, the option text for bullets).
   """
   n = tf.size(options)
-  check = tf.debugging.assert_less_equal(
-      n, MAX_OPTIONS, message=f'randomised options: more than {MAX_OPTIONS} '
-      'options')
-  with tf.control_dependencies([check]):
-    n = tf.identity(n)
   header = tf.gather(tf.constant(RANDOM_HEADERS),
                      draw_index(idx, salt, 1, len(RANDOM_HEADERS)))
   closing = tf.gather(tf.constant(RANDOM_CLOSINGS),
                       draw_index(idx, salt, 2, len(RANDOM_CLOSINGS)))
   style = draw_index(idx, salt, 3, len(MARKER_STYLES))
+  # More options than any label alphabet has letters (e.g. ReCoRD's entity
+  # lists): fall back to the first style, a plain bullet that relabels nothing.
+  style = tf.where(n > MAX_OPTIONS, 0, style)
   blocks, answers = [], []
   answer_text = tf.gather(options, label)
   for s in MARKER_STYLES:

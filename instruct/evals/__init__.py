@@ -1,0 +1,1 @@
+"""Evaluation benchmarks and their metrics (BIG-Bench Hard, QA, generation)."""
