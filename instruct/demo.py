@@ -22,6 +22,8 @@ import numpy as np
 from instruct import evaluation
 from instruct import gin_utils
 from instruct import train as train_lib
+from instruct.evals import heldout
+from instruct.evals import plots
 
 UNSEEN_MARK = '_unseen_templates'
 # Marks a MODEL_DIR as the demo's own, so a rerun may replace it.
@@ -89,8 +91,15 @@ def main(argv: Sequence[str]) -> None:
       f'| templates | step 0 | tuned (step {result.step}) |\n|---|---:|---:|\n'
       f'| seen in training | {b["seen"]:.1f} | {t["seen"]:.1f} |\n'
       f'| held out of training | {b["unseen"]:.1f} | {t["unseen"]:.1f} |\n')
+  train_mixture = gin.query_parameter('%MIXTURE_OR_TASK_NAME')
+  protocol = heldout.seen_unseen_table(train_mixture, tuned, base=base)
+  png = plots.plot_base_vs_tuned(
+      base, tuned, os.path.join(model_dir, 'base_vs_tuned.png'), by='task',
+      labels=('step 0', f'tuned (step {result.step})'),
+      title='Quickstart: zero-shot score per eval task')
   report = (f'## Quickstart: step 0 vs tuned, zero-shot\n\n{table}\n'
-            f'{summary}')
+            f'{summary}\n## Seen vs unseen (FLAN protocol)\n\n{protocol}\n\n'
+            f'Plot: {os.path.basename(png)}\n')
   with open(os.path.join(model_dir, 'demo_report.md'), 'w') as f:
     f.write(report)
   print('\n' + report)

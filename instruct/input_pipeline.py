@@ -100,5 +100,13 @@ def get_dataset(cfg: DatasetConfig,
       shard_info=seqio.ShardInfo(index=shard_id, num_shards=num_shards),
       use_cached=cfg.use_cached,
       seed=cfg.seed)
-  return ds.batch(cfg.batch_size // num_shards,
-                  drop_remainder=True).prefetch(tf.data.AUTOTUNE)
+  ds = ds.batch(cfg.batch_size // num_shards,
+                drop_remainder=True).prefetch(tf.data.AUTOTUNE)
+  # The iterator is saved with every checkpoint. A vocabulary that tokenizes
+  # in a `tf.py_function` (Hugging Face tokenizers) makes the pipeline
+  # "stateful" to TF, which then refuses to save it, although that function
+  # keeps no state between elements; IGNORE saves the pipeline's position.
+  options = tf.data.Options()
+  options.experimental_external_state_policy = (
+      tf.data.experimental.ExternalStatePolicy.IGNORE)
+  return ds.with_options(options)

@@ -19,3 +19,6 @@ def test_quickstart_tuned_model_beats_step_0_on_held_out_templates(tmp_path):
   assert out.returncode == 0, out.stderr[-3000:]
   assert '[demo] OK' in out.stdout
   assert (tmp_path / 'quickstart' / 'demo_report.md').exists()
+  assert 'Seen vs unseen' in out.stdout
+  with open(tmp_path / 'quickstart' / 'base_vs_tuned.png', 'rb') as f:
+    assert f.read(4) == b'\x89PNG'

@@ -165,3 +165,42 @@ def test_gguf_tokenizer_matches_transformers():
     ids = vocab.encode(text)
     assert ids == ref(text, add_special_tokens=False)['input_ids'], text
     assert vocab.tokenizer.decode(ids, skip_special_tokens=False) == text
+
+
+def test_training_pipeline_with_it_can_be_checkpointed(tokenizer_dir, tmp_path):
+  """Its tf.py_function must not stop the trainer saving the data iterator."""
+  from instruct import input_pipeline  # pylint: disable=g-import-not-at-top
+  vocab = vocabularies.HuggingFaceVocabulary(str(tokenizer_dir))
+  name = 'test_hf_vocabulary_checkpointed_task'
+  seqio.TaskRegistry.remove(name)
+  examples = {'inputs': [f'the cat sat {i}' for i in range(40)],
+              'targets': [f'on the mat {i}' for i in range(40)]}
+  seqio.TaskRegistry.add(
+      name,
+      source=seqio.FunctionDataSource(
+          lambda split, shuffle_files, seed=None: (
+              tf.data.Dataset.from_tensor_slices(examples)),
+          splits=['train']),
+      preprocessors=[seqio.preprocessors.tokenize, seqio.preprocessors.append_eos],
+      output_features={k: seqio.Feature(vocab, add_eos=True)
+                       for k in ('inputs', 'targets')})
+  cfg = input_pipeline.DatasetConfig(name, {'inputs': 16, 'targets': 8},
+                                     'train', 4, shuffle=True, seed=3)
+
+  def iterator():
+    return iter(input_pipeline.get_dataset(
+        cfg, seqio.EncDecFeatureConverter(pack=True)))
+
+  try:
+    it = iterator()
+    next(it)
+    # The trainer saves the iterator through tf.train.Checkpoint, as here.
+    path = tf.train.Checkpoint(ds=it).write(str(tmp_path / 'ds'))
+    want = [next(it)['encoder_input_tokens'].numpy() for _ in range(3)]
+    again = iterator()
+    tf.train.Checkpoint(ds=again).read(path).assert_consumed()
+    got = [next(again)['encoder_input_tokens'].numpy() for _ in range(3)]
+  finally:
+    seqio.TaskRegistry.remove(name)
+  for a, b in zip(want, got):
+    np.testing.assert_array_equal(a, b)
