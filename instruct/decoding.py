@@ -119,6 +119,24 @@ def plain_config(**overrides) -> DecodingConfig:
   return DecodingConfig(**values)
 
 
+def resolve_config(config: Optional[DecodingConfig],
+                   default: Optional[DecodingConfig],
+                   eos_id: Optional[int]) -> DecodingConfig:
+  """The call's config, else the model's, else greedy; EOS from the vocab.
+
+  The vocabulary knows the model's EOS; `DecodingConfig`'s default of 1 is
+  wrong for most Hugging Face tokenizers, so it is replaced unless the config
+  says -1 (never stop, on purpose).
+  """
+  eos_id = 1 if eos_id is None else eos_id
+  config = config or default
+  if config is None:
+    return plain_config(eos_id=eos_id)
+  if config.eos_id not in (eos_id, -1):
+    config = dataclasses.replace(config, eos_id=eos_id)
+  return config
+
+
 def brevity_penalty(length: Union[int, Array], alpha: float) -> Array:
   """((5 + length) / 6) ** alpha; beam scores are log-likelihood / this."""
   return ((5.0 + jnp.asarray(length, jnp.float32)) / 6.0) ** alpha

@@ -154,3 +154,19 @@ def compute_weighted_cross_entropy(
     total_loss = total_loss / loss_normalizing_factor
     total_z_loss = total_z_loss / loss_normalizing_factor
   return total_loss, total_z_loss, jnp.sum(weights)
+
+
+def sequence_log_likelihood(logits: jnp.ndarray, targets: jnp.ndarray,
+                            weights: Optional[jnp.ndarray] = None
+                            ) -> jnp.ndarray:
+  """Per-sequence sum of target log-likelihoods (no z-loss, no smoothing).
+
+  This is SeqIO's `score`: with `weights` (e.g. `decoder_loss_weights`, which
+  is 0 over a prefix-LM prompt) only weighted positions count, else every
+  non-padding target.
+  """
+  log_probs = jax.nn.log_softmax(logits.astype(jnp.float32), axis=-1)
+  token_ll = jnp.take_along_axis(log_probs, targets[..., None], -1)[..., 0]
+  if weights is None:
+    weights = (targets > 0).astype(jnp.float32)
+  return jnp.sum(token_ll * weights, axis=-1)

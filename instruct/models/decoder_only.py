@@ -15,7 +15,6 @@ the same cache slot, fills the key/value cache with all prompts in one call
 and then decodes the continuation only.
 """
 
-import dataclasses
 from typing import Any, Mapping, Optional, Tuple
 
 import flax.linen as nn
@@ -165,30 +164,16 @@ class DecoderOnlyModel:
     With a prefix-LM batch only the targets count, since SeqIO's converter
     gives the inputs zero loss weight.
     """
-    logits = self._compute_logits(params, batch).astype(jnp.float32)
-    log_probs = jax.nn.log_softmax(logits, axis=-1)
-    targets = batch['decoder_target_tokens']
-    token_ll = jnp.take_along_axis(log_probs, targets[..., None], -1)[..., 0]
-    weights = batch.get('decoder_loss_weights')
-    if weights is None:
-      weights = (targets > 0).astype(jnp.float32)
-    return jnp.sum(token_ll * weights, axis=-1)
+    return losses.sequence_log_likelihood(
+        self._compute_logits(params, batch), batch['decoder_target_tokens'],
+        batch.get('decoder_loss_weights'))
 
   # ---------------------------------------------------------------------------
   # Prediction.
   # ---------------------------------------------------------------------------
   def _decoding_config(self, decoding_config) -> decoding.DecodingConfig:
-    """The call's config, else the model's, else greedy; EOS from the vocab."""
-    eos_id = self.output_vocabulary.eos_id
-    eos_id = 1 if eos_id is None else eos_id
-    cfg = decoding_config or self.decoding_config
-    if cfg is None:
-      return decoding.plain_config(eos_id=eos_id)
-    if cfg.eos_id not in (eos_id, -1):  # -1: never stop, on purpose.
-      # The vocabulary knows the model's EOS; the config's default of 1 is
-      # wrong for most Hugging Face tokenizers.
-      cfg = dataclasses.replace(cfg, eos_id=eos_id)
-    return cfg
+    return decoding.resolve_config(decoding_config, self.decoding_config,
+                                   self.output_vocabulary.eos_id)
 
   def predict_batch(
       self, params, batch: Batch, rng: Optional[Array] = None,

@@ -9,7 +9,6 @@ a different model class with the same methods; the train step does not
 change.
 """
 
-import dataclasses
 from typing import Any, Mapping, Optional, Tuple
 import warnings
 
@@ -159,21 +158,13 @@ class EncoderDecoderModel:
   # ---------------------------------------------------------------------------
   def score_batch(self, params, batch: Batch) -> jnp.ndarray:
     """Per-sequence sum of target log-likelihoods (no z-loss, no smoothing)."""
-    logits = self._compute_logits(params, batch).astype(jnp.float32)
-    log_probs = jax.nn.log_softmax(logits, axis=-1)
-    targets = batch['decoder_target_tokens']
-    token_ll = jnp.take_along_axis(log_probs, targets[..., None], -1)[..., 0]
-    weights = batch.get('decoder_loss_weights')
-    if weights is None:
-      weights = (targets > 0).astype(jnp.float32)
-    return jnp.sum(token_ll * weights, axis=-1)
+    return losses.sequence_log_likelihood(
+        self._compute_logits(params, batch), batch['decoder_target_tokens'],
+        batch.get('decoder_loss_weights'))
 
   def _decoding_config(self, decoding_config) -> decoding.DecodingConfig:
-    """The call's config, else the model's; EOS from the vocabulary."""
-    config = decoding_config or self.decoding_config
-    if config.eos_id not in (self._eos_id, -1):
-      config = dataclasses.replace(config, eos_id=self._eos_id)
-    return config
+    return decoding.resolve_config(decoding_config, self.decoding_config,
+                                   self._eos_id)
 
   def predict_batch(
       self, params, batch: Batch, rng: Optional[jax.Array] = None,
