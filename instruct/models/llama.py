@@ -66,6 +66,9 @@ class LlamaConfig:
   rope_low_freq_factor: float = 1.0
   rope_high_freq_factor: float = 4.0
   rope_original_max_position: int = 8192
+  # Parameter-efficient fine-tuning (`instruct.peft.config.PeftConfig`);
+  # None trains every parameter.
+  peft: Optional[Any] = None
 
   def __post_init__(self):
     for name in ('vocab_size', 'emb_dim', 'num_heads', 'num_kv_heads',
@@ -141,9 +144,9 @@ def apply_rope(x_BLHD: Array, positions_BL: Array,
 # -----------------------------------------------------------------------------
 # Layers.
 # -----------------------------------------------------------------------------
-def _dense(features, axes, dtype, name):
+def _dense(features, axes, dtype, name, peft=None):
   return t5.Dense(features, axes, kernel_init=_kernel_init, dtype=dtype,
-                  name=name)
+                  peft=peft, name=name)
 
 
 def _decode_mask(cur: Array, num_queries: int, cache_length: int,
@@ -188,12 +191,12 @@ class Attention(nn.Module):
     dtype = cfg.compute_dtype
     heads, kv_heads, head_dim = cfg.num_heads, cfg.num_kv_heads, cfg.head_dim
     batch, length = x_BLE.shape[:2]
-    q_BLHD = _dense(heads * head_dim, ('embed', 'joined_kv'), dtype,
-                    'query')(x_BLE).reshape(batch, length, heads, head_dim)
-    k_BLND = _dense(kv_heads * head_dim, ('embed', 'joined_kv'), dtype,
-                    'key')(x_BLE).reshape(batch, length, kv_heads, head_dim)
-    v_BLND = _dense(kv_heads * head_dim, ('embed', 'joined_kv'), dtype,
-                    'value')(x_BLE).reshape(batch, length, kv_heads, head_dim)
+    q_BLHD = _dense(heads * head_dim, ('embed', 'joined_kv'), dtype, 'query',
+                    cfg.peft)(x_BLE).reshape(batch, length, heads, head_dim)
+    k_BLND = _dense(kv_heads * head_dim, ('embed', 'joined_kv'), dtype, 'key',
+                    cfg.peft)(x_BLE).reshape(batch, length, kv_heads, head_dim)
+    v_BLND = _dense(kv_heads * head_dim, ('embed', 'joined_kv'), dtype, 'value',
+                    cfg.peft)(x_BLE).reshape(batch, length, kv_heads, head_dim)
     q_BLHD = _constrain_heads(q_BLHD)
     k_BLND = _constrain_heads(k_BLND)
     v_BLND = _constrain_heads(v_BLND)
@@ -229,7 +232,7 @@ class Attention(nn.Module):
     out_BQNGD = jnp.einsum('bngqk,bknd->bqngd', weights, v_BLND.astype(dtype))
     out_BQHD = _constrain_heads(
         out_BQNGD.reshape(batch, length, heads, head_dim))
-    return _dense(cfg.emb_dim, ('joined_kv', 'embed'), dtype, 'out')(
+    return _dense(cfg.emb_dim, ('joined_kv', 'embed'), dtype, 'out', cfg.peft)(
         out_BQHD.reshape(batch, length, heads * head_dim))
 
   def _cache(self, k_BLND: Array, v_BLND: Array):
@@ -290,13 +293,15 @@ class Mlp(nn.Module):
   def __call__(self, x_BLE: Array, *, enable_dropout: bool = True) -> Array:
     cfg = self.config
     dtype = cfg.compute_dtype
-    gate_BLM = _dense(cfg.mlp_dim, ('embed', 'mlp'), dtype, 'wi_0')(x_BLE)
-    up_BLM = _dense(cfg.mlp_dim, ('embed', 'mlp'), dtype, 'wi_1')(x_BLE)
+    gate_BLM = _dense(cfg.mlp_dim, ('embed', 'mlp'), dtype, 'wi_0',
+                      cfg.peft)(x_BLE)
+    up_BLM = _dense(cfg.mlp_dim, ('embed', 'mlp'), dtype, 'wi_1',
+                    cfg.peft)(x_BLE)
     h_BLM = nn.silu(gate_BLM) * up_BLM
     h_BLM = nn.with_logical_constraint(h_BLM, ('batch', 'length', 'mlp'))
     h_BLM = nn.Dropout(rate=cfg.dropout_rate)(
         h_BLM, deterministic=not enable_dropout)
-    return _dense(cfg.emb_dim, ('mlp', 'embed'), dtype, 'wo')(h_BLM)
+    return _dense(cfg.emb_dim, ('mlp', 'embed'), dtype, 'wo', cfg.peft)(h_BLM)
 
 
 class DecoderLayer(nn.Module):

@@ -55,6 +55,9 @@ class T5Config:
   float32_attention_logits: bool = True
   relative_attention_num_buckets: int = 32
   relative_attention_max_distance: int = 128
+  # Parameter-efficient fine-tuning (`instruct.peft.config.PeftConfig`);
+  # None trains every parameter.
+  peft: Optional[Any] = None
 
   def __post_init__(self):
     # gin and JSON hand lists over; a tuple keeps the config hashable.
@@ -169,6 +172,8 @@ class Dense(nn.Module):
   kernel_axes: Tuple[str, str]
   kernel_init: Initializer = _mlp_kernel_init
   dtype: Any = jnp.float32
+  # `instruct.peft.config.PeftConfig`: LoRA, (IA)^3 and BitFit act here.
+  peft: Optional[Any] = None
 
   @nn.compact
   def __call__(self, x: Array) -> Array:
@@ -245,6 +250,7 @@ class MultiHeadDotProductAttention(nn.Module):
   dropout_rate: float = 0.0
   float32_logits: bool = True
   dtype: Any = jnp.float32
+  peft: Optional[Any] = None
 
   @nn.compact
   def __call__(self, inputs_q: Array, inputs_kv: Array,
@@ -274,7 +280,7 @@ class MultiHeadDotProductAttention(nn.Module):
       return _attention_kernel_init(*args) / np.sqrt(self.head_dim)
 
     projection = functools.partial(Dense, joined_kv, ('embed', 'joined_kv'),
-                                   dtype=self.dtype)
+                                   dtype=self.dtype, peft=self.peft)
     q_BQHD = self._split_heads(
         projection(kernel_init=query_init, name='query')(inputs_q))
     k_BKHD = self._split_heads(
@@ -306,7 +312,7 @@ class MultiHeadDotProductAttention(nn.Module):
     out_BQJ = out_BQHD.reshape(out_BQHD.shape[:2] + (joined_kv,))
     return Dense(inputs_q.shape[-1], ('joined_kv', 'embed'),
                  kernel_init=_attention_kernel_init, dtype=self.dtype,
-                 name='out')(out_BQJ)
+                 peft=self.peft, name='out')(out_BQJ)
 
   def _split_heads(self, x_BLJ: Array) -> Array:
     x_BLHD = x_BLJ.reshape(x_BLJ.shape[:2] + (self.num_heads, self.head_dim))
@@ -364,6 +370,7 @@ class MlpBlock(nn.Module):
   activations: Tuple[str, ...] = ('gelu', 'linear')
   dropout_rate: float = 0.0
   dtype: Any = jnp.float32
+  peft: Optional[Any] = None
 
   @nn.compact
   def __call__(self, x_BLE: Array, *, enable_dropout: bool = True) -> Array:
@@ -373,14 +380,14 @@ class MlpBlock(nn.Module):
       dense_name = 'wi' if len(self.activations) == 1 else f'wi_{i}'
       h_BLM = _activation(name)(
           Dense(self.mlp_dim, ('embed', 'mlp'), dtype=self.dtype,
-                name=dense_name)(x_BLE))
+                peft=self.peft, name=dense_name)(x_BLE))
       hidden_BLM = h_BLM if hidden_BLM is None else hidden_BLM * h_BLM
     hidden_BLM = nn.Dropout(rate=self.dropout_rate, broadcast_dims=(-2,))(
         hidden_BLM, deterministic=not enable_dropout)
     hidden_BLM = nn.with_logical_constraint(hidden_BLM,
                                             ('batch', 'length', 'mlp'))
     return Dense(x_BLE.shape[-1], ('mlp', 'embed'), dtype=self.dtype,
-                 name='wo')(hidden_BLM)
+                 peft=self.peft, name='wo')(hidden_BLM)
 
 
 def _dropout(config: T5Config, x: Array, enable_dropout: bool) -> Array:
@@ -394,13 +401,13 @@ def _attention(config: T5Config, name: str) -> MultiHeadDotProductAttention:
       num_heads=config.num_heads, head_dim=config.head_dim,
       dropout_rate=config.dropout_rate,
       float32_logits=config.float32_attention_logits,
-      dtype=config.compute_dtype, name=name)
+      dtype=config.compute_dtype, peft=config.peft, name=name)
 
 
 def _mlp(config: T5Config) -> MlpBlock:
   return MlpBlock(mlp_dim=config.mlp_dim, activations=config.mlp_activations,
                   dropout_rate=config.dropout_rate, dtype=config.compute_dtype,
-                  name='mlp')
+                  peft=config.peft, name='mlp')
 
 
 def _constrain(x_BLE: Array) -> Array:
