@@ -13,7 +13,8 @@ setuptools.setup(
     description="Instruction tuning for T5 and Llama-family models on JAX/TPU, "
     "the FLAN way.",
     packages=setuptools.find_packages(include=["instruct", "instruct.*",
-                                               "tasks", "tasks.*"]),
+                                               "tasks", "tasks.*",
+                                               "launch", "launch.*"]),
     python_requires=">=3.11,<3.12",
     install_requires=_read_pins("requirements.txt"),
     extras_require={

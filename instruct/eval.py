@@ -9,6 +9,17 @@ r"""Evaluate checkpoints: `python -m instruct.eval --gin_file=... `.
 
 CHECKPOINT_PATH may be one `checkpoint_<step>` directory or a model directory,
 in which case every checkpoint in it is evaluated (oldest first).
+
+BIG-Bench Hard and BIG-bench JSON tasks (split 'test') need their directory
+and the split, e.g.
+`--gin.instruct.evals.bbh.bbh_dir.path="'../shared/data/bbh'"
+--gin.MIXTURE_OR_TASK_NAME="'bbh_date_understanding_cot'"
+--gin.EVAL_SPLIT="'test'"` (or `bigbench_dir.path` and `bigbench_zs`).
+
+Mistakes are one `error:` line and exit status 2: an unknown task (with the
+closest names), a split the tasks lack, a checkpoint whose parameters do not
+match the gin model (the first parameter that differs, both shapes, the
+checkpoint).
 """
 
 import os
@@ -19,6 +30,7 @@ from absl import logging
 from etils import epath
 import gin
 import optax
+import orbax.checkpoint as ocp
 
 from instruct import checkpoint_formats
 from instruct import checkpoints
@@ -28,6 +40,10 @@ from instruct import gin_utils
 from instruct import input_pipeline
 from instruct import partitioning as partitioning_lib
 from instruct import trainer as trainer_lib
+# Their gin configurables (`bbh_dir.path`, `bigbench_dir.path`) must exist
+# before the flags are parsed; the task module registers those directories.
+from instruct.evals import bbh  # pylint: disable=unused-import
+from instruct.evals import bigbench  # pylint: disable=unused-import
 from instruct.evals import heldout
 from instruct.evals import plots
 
@@ -54,6 +70,39 @@ def checkpoint_dirs(path: str) -> Sequence[epath.Path]:
   return [c for _, c in steps]
 
 
+def check_checkpoint_matches(checkpoint_dir: epath.Path, abstract) -> None:
+  """Compares an Orbax checkpoint's parameter shapes with the gin model's.
+
+  Reads only the checkpoint's metadata. A missing, unknown or misshapen
+  parameter is a UserError naming the first one, its expected and stored
+  shapes and the checkpoint (a T5 checkpoint evaluated with a Llama gin file,
+  or with another `emb_dim`). Other formats are checked when converted.
+
+  Raises:
+    UserError: on the first mismatching parameter.
+  """
+  state = checkpoint_dir / 'state'
+  if not state.exists():
+    return
+  verbosity = logging.get_verbosity()
+  logging.set_verbosity(logging.ERROR)  # Orbax warns about optional files.
+  try:
+    meta = ocp.PyTreeCheckpointer().metadata(state)
+  except Exception:  # pylint: disable=broad-except
+    return  # Unreadable metadata: the restore says what is wrong.
+  finally:
+    logging.set_verbosity(verbosity)
+  tree = getattr(meta, 'item_metadata', None) or meta
+  tree = getattr(tree, 'tree', tree)
+  target = tree.get('target') if isinstance(tree, dict) else None
+  if not isinstance(target, dict):
+    return
+  expected = {path: leaf.shape for path, leaf in
+              checkpoint_formats.flatten(abstract).items()}
+  checkpoint_formats.check_params(target, expected, f'checkpoint {state}',
+                                  'the model gin file')
+
+
 def abstract_params(model, partitioner, dataset_cfg):
   """Sharded parameter shapes for `model` (input shapes from the dataset)."""
   converter = model.FEATURE_CONVERTER_CLS(pack=False)
@@ -78,14 +127,20 @@ def evaluate(*, model, checkpoint_path: str, output_dir: str,
   FLAN paper's held-out protocol, for the last checkpoint against the first.
   """
   partitioner = partitioner or partitioning_lib.Partitioner()
+  # Cheap checks first, before any data is read or code compiled: the task
+  # name, the checkpoint paths and the checkpoints' parameter shapes.
+  input_pipeline.import_task_modules(dataset_cfg.module)
+  evaluation.check_split(dataset_cfg.mixture_or_task_name, dataset_cfg.split)
   dirs = checkpoint_dirs(checkpoint_path)
+  abstract = abstract_params(model, partitioner, dataset_cfg)
+  for d in dirs:
+    check_checkpoint_matches(d, abstract)
   evaluator = evaluation.InferenceEvaluator(
       model, partitioner, dataset_cfg.mixture_or_task_name,
       dataset_cfg.task_feature_lengths, split=dataset_cfg.split,
       batch_size=dataset_cfg.batch_size, num_examples=num_examples,
       output_dir=output_dir, seed=dataset_cfg.seed or 42,
       use_cached=dataset_cfg.use_cached, module=dataset_cfg.module)
-  abstract = abstract_params(model, partitioner, dataset_cfg)
   results = {}
   for d in dirs:
     params, step = checkpoints.restore_params_and_step(os.fspath(d), abstract)

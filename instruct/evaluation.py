@@ -27,8 +27,37 @@ import tqdm
 from instruct import decoding
 from instruct import input_pipeline
 from instruct import partitioning as partitioning_lib
+from instruct.errors import UserError
 
 TaskMetrics = Dict[str, Dict[str, float]]
+
+
+def check_split(mixture_or_task_name: str, split: str) -> None:
+  """Fails when no task of the mixture has `split`; warns when some lack it.
+
+  SeqIO's evaluator would skip such tasks quietly (and end with no results
+  at all when none has the split), e.g. BBH and BIG-bench tasks, which only
+  have 'test', under the default EVAL_SPLIT 'validation'.
+  """
+  obj = input_pipeline.get_mixture_or_task(mixture_or_task_name)
+  tasks = list(getattr(obj, 'tasks', None) or [obj])
+  splits = {}
+  for task in tasks:
+    try:
+      splits[task.name] = tuple(task.splits)
+    except Exception:  # pylint: disable=broad-except
+      continue  # Splits unknown until the data is read (e.g. TFDS info).
+  missing = sorted(name for name, s in splits.items() if split not in s)
+  if splits and len(missing) == len(splits):
+    have = sorted({s for task_splits in splits.values() for s in task_splits})
+    raise UserError(
+        f'EVAL_SPLIT={split!r}: {mixture_or_task_name} has no such split '
+        f'(it has: {", ".join(have)}); set e.g. '
+        f'--gin.EVAL_SPLIT="\'{have[0]}\'".')
+  if missing:
+    logging.warning('Split %r is missing from %d of %d tasks of %s; they are '
+                    'not evaluated: %s', split, len(missing), len(tasks),
+                    mixture_or_task_name, ', '.join(missing))
 
 
 def padded_batches(ds: tf.data.Dataset, batch_size: int):
@@ -65,7 +94,7 @@ class InferenceEvaluator:
                show_progress: bool = True,
                decoding_config: Optional[decoding.DecodingConfig] = None):
     input_pipeline.import_task_modules(module)
-    input_pipeline.get_mixture_or_task(mixture_or_task_name)
+    check_split(mixture_or_task_name, split)
     if batch_size % partitioner.data_size:
       batch_size += partitioner.data_size - batch_size % partitioner.data_size
     self.model = model

@@ -11,6 +11,7 @@ message naming the file, flag or macro at fault.
 """
 
 import argparse
+import difflib
 import logging
 import os
 from typing import List, Optional, Sequence, Tuple
@@ -91,11 +92,29 @@ def _parse(files, bindings, paths):
                       f'--gin_search_paths, and {PACKAGE_GIN_DIR}.') from None
     except (ValueError, SyntaxError, ImportError) as e:
       raise UserError(f'--gin_file={f}: {_first_line(e)}') from None
+  defined = defined_macros()
   for b in bindings:
+    name = b.partition('=')[0].strip()
+    if files and _is_macro(name) and name not in defined:
+      close = difflib.get_close_matches(name, sorted(defined), n=3)
+      hint = f' (did you mean {" or ".join(close)}?)' if close else ''
+      raise UserError(
+          f'--gin.{name}=... names nothing: no gin file defines the macro '
+          f'{name}{hint}. Gin files: {", ".join(files)}.')
     try:
       gin.parse_config(b)
     except (ValueError, SyntaxError, ImportError) as e:
       raise UserError(f'gin binding {b!r}: {_first_line(e)}') from None
+
+
+def defined_macros() -> List[str]:
+  """Names of the macros the parsed gin files define."""
+  config = getattr(gin.config, '_CONFIG', {})
+  return sorted(scope for scope, selector in config if selector == 'gin.macro')
+
+
+def _is_macro(name: str) -> bool:
+  return bool(name) and '.' not in name and '/' not in name
 
 
 def check_required_macros(names: Sequence[str]) -> None:

@@ -11,6 +11,8 @@ Nothing here reads data at import time. What gets registered:
     docs/custom_data.md).
   * `tasks.bbh`: BIG-Bench Hard evaluation tasks, when configured (never in
     a training mixture).
+  * `tasks.bigbench`: BIG-bench JSON tasks (`bigbench_*`), when configured
+    (never in a training mixture).
   * `tasks.benchmarks`: standard benchmarks as evaluation tasks (`bench_*`,
     mixture `bench_all_zs`; never in a training mixture).
   * `tasks.flan`: the Flan-style mixtures over all of the above.
@@ -22,5 +24,6 @@ import tasks.cot  # pylint: disable=unused-import
 import tasks.niv2  # pylint: disable=unused-import
 import tasks.user  # pylint: disable=unused-import
 import tasks.bbh  # pylint: disable=unused-import
+import tasks.bigbench  # pylint: disable=unused-import
 import tasks.benchmarks  # pylint: disable=unused-import
 import tasks.flan  # pylint: disable=unused-import

@@ -2,6 +2,7 @@
 
 import json
 import os
+import re
 
 import gin
 import jax
@@ -138,3 +139,84 @@ def test_evaluator_decodes_with_the_gin_decoding_config(tmp_path):
   assert 0.0 <= metrics['builtin_arithmetic']['exact_match'] <= 100.0
   # One batch, decoded with the configured beams and a per-batch rng.
   assert seen == [(decoding.plain_config(method='beam', beam_size=2), True)]
+
+
+# --- Bad input: one clear line each, exit status 2. --------------------------
+
+
+@pytest.fixture(scope='module')
+def tiny_checkpoint(tmp_path_factory):
+  from test_eval_cli_bench import save_tiny_checkpoint  # pylint: disable=g-import-not-at-top
+  return save_tiny_checkpoint(tmp_path_factory.mktemp('ckpt'))
+
+
+def _eval_cli(model_gin, checkpoint, out_dir, task='builtin_parity_options',
+              extra=()):
+  from instruct import eval as eval_lib  # pylint: disable=g-import-not-at-top
+  gin.clear_config()
+  try:
+    return gin_utils.run_main(eval_lib.main, list(model_gin) + [
+        '--gin_file=models/vocab/byte.gin', '--gin_file=runs/eval.gin',
+        f"--gin.CHECKPOINT_PATH='{checkpoint}'",
+        f"--gin.EVAL_OUTPUT_DIR='{out_dir}'",
+        f"--gin.MIXTURE_OR_TASK_NAME='{task}'",
+        "--gin.TASK_FEATURE_LENGTHS={'inputs': 160, 'targets': 32}",
+        *extra])
+  finally:
+    gin.clear_config()
+
+
+def _one_error_line(capsys) -> str:
+  err = [l for l in capsys.readouterr().err.splitlines()
+         if l.startswith('error:')]
+  assert len(err) == 1, err
+  return err[0]
+
+
+def test_eval_cli_unknown_task_suggests_the_closest(tiny_checkpoint, tmp_path,
+                                                    capsys):
+  assert _eval_cli(['--gin_file=models/t5_1_1/tiny.gin'], tiny_checkpoint,
+                   tmp_path, task='builtin_party_options') == 2
+  line = _one_error_line(capsys)
+  assert "MIXTURE_OR_TASK_NAME='builtin_party_options'" in line
+  assert 'Did you mean: builtin_parity_options' in line
+
+
+def test_eval_cli_checkpoint_of_another_size_or_architecture(
+    tiny_checkpoint, tmp_path, capsys):
+  state = os.path.join(tiny_checkpoint, 'state')
+  # The gin model is narrower than the checkpoint's (tiny.gin: emb_dim 64).
+  assert _eval_cli(['--gin_file=models/t5_1_1/tiny.gin'], tiny_checkpoint,
+                   tmp_path, extra=['--gin.network.T5Config.emb_dim=32']) == 2
+  line = _one_error_line(capsys)
+  assert state in line
+  assert re.search(r'parameter [\w/]+ has shape \(([\d, ]*)64[\d, ]*\); the '
+                   r'model gin file expects \(([\d, ]*)32[\d, ]*\)', line), line
+  # A T5 checkpoint evaluated with a Llama gin file.
+  assert _eval_cli(['--gin_file=models/llama/tiny.gin'], tiny_checkpoint,
+                   tmp_path) == 2
+  line = _one_error_line(capsys)
+  assert state in line and re.search(r'parameter [\w/]+', line), line
+  assert 'another architecture' in line
+
+
+def test_empty_prediction_and_metrics_files(tmp_path, capsys):
+  from instruct.evals import human  # pylint: disable=g-import-not-at-top
+  from instruct.evals import plots  # pylint: disable=g-import-not-at-top
+  eval_dir = tmp_path / 'eval'
+  eval_dir.mkdir()
+  empty = eval_dir / 'builtin_parity-000003.jsonl'
+  empty.write_text('')
+  assert human.main(['export', f'--system=a={eval_dir}',
+                     f'--out={tmp_path / "sheet"}']) == 2
+  line = _one_error_line(capsys)
+  assert str(empty) in line and 'empty predictions file' in line
+  metrics = eval_dir / 'metrics-3.json'
+  metrics.write_text('\n')
+  assert plots.main(['bars', f'--base={metrics}', f'--tuned={metrics}',
+                     f'--out={tmp_path / "bars.png"}']) == 2
+  line = _one_error_line(capsys)
+  assert str(metrics) in line and 'empty metrics file' in line
+  assert plots.main(['steps', f'--eval_dir={eval_dir}',
+                     f'--out={tmp_path / "steps.png"}']) == 2
+  assert 'empty metrics file' in _one_error_line(capsys)

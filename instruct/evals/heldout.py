@@ -33,8 +33,8 @@ UNSEEN_CLUSTER = 'unseen cluster'
 UNKNOWN = 'unknown cluster'
 GROUPS = (SEEN, SEEN_CLUSTER_UNSEEN_TEMPLATES, UNSEEN_CLUSTER, UNKNOWN)
 # Headline metric of a task, first match wins; else the mean of its metrics.
-HEADLINE_METRICS = ('accuracy', 'exact_match', 'f1', 'rougeLsum', 'rougeL',
-                    'bleu')
+HEADLINE_METRICS = ('accuracy', 'exact_match', 'multiple_choice_grade',
+                    'exact_str_match', 'f1', 'rougeLsum', 'rougeL', 'bleu')
 _BUILTIN_PREFIX = 'builtin_'
 
 

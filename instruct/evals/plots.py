@@ -18,7 +18,7 @@ import json
 import os
 import re
 import sys
-from typing import Callable, Dict, Mapping, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, Mapping, Optional, Sequence, Tuple
 
 import matplotlib
 
@@ -37,9 +37,15 @@ def read_metrics_file(path: str) -> Tuple[int, Dict[str, Dict[str, float]]]:
   """(step, {task: {metric: value}}) of one metrics-<step>.json file."""
   try:
     with open(path, encoding='utf-8') as f:
-      data = json.load(f)
+      text = f.read()
   except FileNotFoundError:
     raise UserError(f'{path}: no such metrics file.') from None
+  if not text.strip():
+    raise UserError(f'{path}: empty metrics file (expected {{"step": N, '
+                    '"metrics": ...}} as written by instruct.eval; was the '
+                    'evaluation interrupted?).')
+  try:
+    data = json.loads(text)
   except json.JSONDecodeError as e:
     raise UserError(f'{path}: not valid JSON ({e.msg}).') from None
   if not isinstance(data, dict) or not isinstance(data.get('metrics'), dict):
@@ -128,6 +134,36 @@ def plot_score_vs_step(series: Mapping[int, TaskMetrics], out_png: str,
   ax.set_title(title or 'Score vs training step')
   if len(names) <= 12:
     ax.legend(fontsize='small')
+  fig.tight_layout()
+  return _save(fig, out_png)
+
+
+def plot_robustness(summary: Mapping[str, Any],
+                    scores: Mapping[str, Mapping[str, float]], out_png: str,
+                    title: Optional[str] = None) -> str:
+  """Per task: every wording's score (dots: templates; crosses: paraphrases),
+  the mean (bar) and the worst-to-best range. Returns the path."""
+  names = list(summary)
+  x = np.arange(len(names))
+  fig, ax = plt.subplots(figsize=(max(6.0, 0.9 * len(names) + 2), 4.5))
+  means = [summary[n].mean for n in names]
+  ax.bar(x, means, 0.6, color='lightsteelblue', label='mean')
+  ax.vlines(x, [summary[n].worst for n in names],
+            [summary[n].best for n in names], color='black', linewidth=2,
+            label='worst to best')
+  for i, n in enumerate(names):
+    for key, value in scores[n].items():
+      para = '/p' in str(key)
+      ax.plot(i + (0.12 if para else -0.12), value, 'x' if para else 'o',
+              color='tab:orange' if para else 'tab:blue', markersize=4,
+              alpha=0.7)
+  ax.plot([], [], 'o', color='tab:blue', label='template')
+  ax.plot([], [], 'x', color='tab:orange', label='paraphrase')
+  ax.set_xticks(x)
+  ax.set_xticklabels(names, rotation=45, ha='right')
+  ax.set_ylabel('score (headline metric)')
+  ax.set_title(title or 'Score per wording of the instruction')
+  ax.legend(fontsize='small')
   fig.tight_layout()
   return _save(fig, out_png)
 
