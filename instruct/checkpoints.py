@@ -17,7 +17,7 @@ checkpoint as the latest.
 import dataclasses
 import os
 import re
-from typing import Any, Optional, Tuple
+from typing import Any, Callable, Optional, Tuple
 
 from absl import logging
 from etils import epath
@@ -116,7 +116,24 @@ def step_of(checkpoint_dir: epath.Path) -> Optional[int]:
   return int(m.group(1)) if m else None
 
 
-def restore_params_and_step(path: str, abstract_params: Any) -> Tuple[Any, int]:
+def _select(tree: Any, only: Callable[[Tuple[str, ...]], bool],
+            prefix: Tuple[str, ...] = ()) -> Any:
+  """The nested-dict subtree of leaves whose path `only` accepts."""
+  out = {}
+  for k, v in tree.items():
+    if isinstance(v, dict):
+      sub = _select(v, only, prefix + (k,))
+      if sub:
+        out[k] = sub
+    elif only(prefix + (k,)):
+      out[k] = v
+  return out
+
+
+def restore_params_and_step(
+    path: str, abstract_params: Any,
+    only: Optional[Callable[[Tuple[str, ...]], bool]] = None
+) -> Tuple[Any, int]:
   """Reads the model parameters (`target`) and step of a checkpoint.
 
   The optimizer state is not read: a fine-tuning run starts its own. Besides
@@ -130,11 +147,17 @@ def restore_params_and_step(path: str, abstract_params: Any) -> Tuple[Any, int]:
   Args:
     path: a `checkpoint_<step>` directory, a model directory (latest used),
       a HF directory or a .gguf file.
-    abstract_params: tree of `jax.ShapeDtypeStruct` with shardings.
+    abstract_params: tree of `jax.ShapeDtypeStruct` with shardings (and the
+      dtypes to restore in: a float32 checkpoint can be read as bfloat16).
+    only: restore just the leaves whose path (a tuple of names) this accepts,
+      e.g. the base without a PEFT method's `peft_` leaves; the others are
+      neither read nor required in the checkpoint, and absent from the result.
 
   Returns:
     (params placed as `abstract_params` says, step).
   """
+  if only is not None:
+    abstract_params = _select(abstract_params, only)
   if '://' not in os.fspath(path) and os.path.exists(path):
     from instruct import checkpoint_formats  # pylint: disable=g-import-not-at-top
     try:

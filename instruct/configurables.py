@@ -16,6 +16,7 @@ from instruct.models import decoder_only  # pylint: disable=unused-import
 from instruct.models import encoder_decoder  # pylint: disable=unused-import
 from instruct.models import llama
 from instruct.models import t5
+from instruct.peft import config as peft_config  # pylint: disable=unused-import
 
 for _cls in (seqio.ByteVocabulary, seqio.SentencePieceVocabulary,
              seqio.PassThroughVocabulary):

@@ -19,6 +19,11 @@ prompt: `index`, `inputs`, `prediction` (the best beam or first sample),
 `predictions` (all N outputs), `scores` (theirs; see `instruct.decoding`),
 `target` when the task has targets; a JSONL prompt file's other fields and
 its `line` number are carried over.
+
+Several adapters over one base (`instruct.peft`): `--adapters=a=PATH,b=PATH`
+with CHECKPOINT_PATH the base; a JSONL prompt's "adapter" field picks one
+(none: the base). Prompts are grouped by adapter and each group is decoded
+with its adapter over the shared base parameters.
 """
 
 import argparse
@@ -46,6 +51,8 @@ from instruct import gin_utils
 from instruct import input_pipeline
 from instruct import partitioning as partitioning_lib
 from instruct.errors import UserError
+from instruct.peft import checkpoint as peft_checkpoint
+from instruct.peft import core as peft_core
 
 REQUIRED_MACROS = ('CHECKPOINT_PATH', 'INFER_OUTPUT_DIR',
                    'TASK_FEATURE_LENGTHS')
@@ -192,7 +199,8 @@ def infer(*, model, checkpoint_path: str, output_dir: str,
           input_format: str = 'auto',
           add_eos: bool = True,
           decoding_config: Optional[decoding.DecodingConfig] = None,
-          seed: int = 0) -> str:
+          seed: int = 0,
+          adapters: Optional[str] = None) -> str:
   """Decodes a task's inputs or a prompt file; returns the JSONL path.
 
   Args:
@@ -208,6 +216,8 @@ def infer(*, model, checkpoint_path: str, output_dir: str,
     add_eos: end file prompts with EOS, as SeqIO tasks end their inputs.
     decoding_config: None uses the model's default.
     seed: sampling seed (folded with the batch number).
+    adapters: 'name=path,...' adapter checkpoints over the base at
+      `checkpoint_path`, chosen per prompt by a JSONL "adapter" field.
   """
   partitioner = partitioner or partitioning_lib.Partitioner()
   task_name = dataset_cfg.mixture_or_task_name
@@ -234,13 +244,38 @@ def infer(*, model, checkpoint_path: str, output_dir: str,
       examples = examples.take(num_examples)
     name = task_name
 
+  adapter_paths = peft_checkpoint.parse_adapters(adapters)
+  if adapter_paths and not input_file:
+    raise UserError('--adapters needs a JSONL prompt file (--input_file) '
+                    'whose lines name their "adapter".')
+  ckpt = os.fspath(eval_lib.checkpoint_dirs(checkpoint_path)[-1])
   params, step = checkpoints.restore_params_and_step(
-      os.fspath(eval_lib.checkpoint_dirs(checkpoint_path)[-1]),
-      eval_lib.abstract_params(model, partitioner, dataset_cfg))
+      ckpt, eval_lib.abstract_params(model, partitioner, dataset_cfg),
+      # With adapters the checkpoint is the base: its peft_ leaves, if the
+      # model gin has a method, come from the adapters instead.
+      only=(lambda p: not peft_core.is_peft_path(p)) if adapter_paths
+      else None)
   converter = model.FEATURE_CONVERTER_CLS(pack=False)
-  outputs = decode_dataset(model, params, converter(examples, lengths),
+  if adapter_paths:
+    outputs = {}
+    for name, indices in _group_by_adapter(prompts, adapter_paths,
+                                           input_file).items():
+      m, p = (peft_checkpoint.with_peft(model, None), params) if name is None \
+          else peft_checkpoint.with_adapter(model, params, adapter_paths[name],
+                                            ckpt)
+      group = _prompt_dataset([prompts[i] for i in indices], input_file,
+                              model.input_vocabulary, lengths['inputs'],
+                              add_eos)
+      got = decode_dataset(m, p, converter(group, lengths),
                            dataset_cfg.batch_size, decoding_config, seed,
                            partitioner)
+      outputs.update({indices[j]: v for j, v in got.items()})
+      print(f'[instruct.infer] adapter {name or "(none: base model)"}: '
+            f'{len(indices)} prompts')
+  else:
+    outputs = decode_dataset(model, params, converter(examples, lengths),
+                             dataset_cfg.batch_size, decoding_config, seed,
+                             partitioner)
 
   if input_file:
     rows = [{**p.fields, 'line': p.line, 'inputs': p.inputs}
@@ -263,6 +298,19 @@ def infer(*, model, checkpoint_path: str, output_dir: str,
   return path
 
 
+def _group_by_adapter(prompts: Sequence[Prompt], adapter_paths: Dict[str, str],
+                      path: str) -> Dict[Optional[str], List[int]]:
+  """{adapter name or None: prompt indices}; an unknown name is a UserError."""
+  groups: Dict[Optional[str], List[int]] = {}
+  for i, p in enumerate(prompts):
+    name = p.fields.get('adapter')
+    if name is not None and name not in adapter_paths:
+      raise UserError(f'{path}:{p.line}: "adapter": {name!r} is not one of '
+                      f'--adapters ({", ".join(sorted(adapter_paths))}).')
+    groups.setdefault(name, []).append(i)
+  return groups
+
+
 def _task_row(ex, model) -> Dict[str, Any]:
   row = {'inputs': _text(ex, 'inputs', model.input_vocabulary)}
   if 'targets' in ex:
@@ -283,10 +331,13 @@ def _text(ex, key, vocab: seqio.Vocabulary) -> str:
 def main(argv: Sequence[str]) -> None:
   parser = argparse.ArgumentParser(add_help=False, allow_abbrev=False)
   parser.add_argument('--input_file')
+  parser.add_argument('--adapters')
   flags, rest = parser.parse_known_args(list(argv))
   args, bindings = gin_utils.parse_flags(rest, description=__doc__)
   if flags.input_file is not None:
     bindings.append(f'INFER_INPUT_FILE = {flags.input_file!r}')
+  if flags.adapters is not None:
+    bindings.append(f'infer.adapters = {flags.adapters!r}')
   gin_utils.parse_gin(args.gin_file, bindings, args.gin_search_paths)
   gin_utils.call_configured(infer, REQUIRED_MACROS)  # pylint: disable=no-value-for-parameter
 

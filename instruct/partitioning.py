@@ -61,6 +61,10 @@ def standard_logical_axis_rules(
       ('relpos_buckets', None),
       ('abspos_buckets', None),
       ('mlp_activations', None),
+      # PEFT parameters (instruct.peft) are small: replicated.
+      ('lora_rank', None),
+      ('adapter', None),
+      ('prefix_length', None),
   ]
   return rules
 
@@ -80,7 +84,14 @@ def maybe_initialize_distributed() -> None:
       'MEGASCALE_COORDINATOR_ADDRESS' in env)
   if multi_host and not jax.distributed.is_initialized():
     logging.info('Initialising jax.distributed for a multi-process run.')
-    jax.distributed.initialize()
+    # TPU and SLURM are detected by JAX itself; a plain multi-process launch
+    # (launch/gpu.py) names the process count and id explicitly.
+    kwargs = {}
+    if 'JAX_NUM_PROCESSES' in env:
+      kwargs['num_processes'] = int(env['JAX_NUM_PROCESSES'])
+    if 'JAX_PROCESS_ID' in env:
+      kwargs['process_id'] = int(env['JAX_PROCESS_ID'])
+    jax.distributed.initialize(**kwargs)
 
 
 @gin.configurable

@@ -36,6 +36,7 @@ from instruct import input_pipeline
 from instruct import metrics_writer
 from instruct import partitioning as partitioning_lib
 from instruct import trainer as trainer_lib
+from instruct.peft import core as peft_core
 
 REQUIRED_MACROS = ('MODEL_DIR', 'MIXTURE_OR_TASK_NAME', 'TASK_FEATURE_LENGTHS',
                    'TRAIN_STEPS', 'BATCH_SIZE')
@@ -174,8 +175,15 @@ def train(*,
                                    params=tree['target'],
                                    opt_state=tree['state']['param_states'])
   elif initial_checkpoint_path:
+    # With a PEFT method the checkpoint gives the base (in any format); the
+    # method's `peft_` leaves start fresh.
+    peft_config = factory.peft_config
     params, step = checkpoints.restore_params_and_step(
-        initial_checkpoint_path, factory.abstract_state.params)
+        initial_checkpoint_path, factory.abstract_state.params,
+        only=(None if peft_config is None else
+              lambda p: not peft_core.is_peft_path(p)))
+    if peft_config is not None:
+      params = peft_core.combine(factory.init_peft_params(random_seed), params)
     logging.info('Starting from %s (step %d)', initial_checkpoint_path, step)
     state = factory.from_params(params, step)
   else:
@@ -184,6 +192,7 @@ def train(*,
   print(f'[instruct.train] {"resuming" if latest is not None else "starting"}'
         f' at step {start_step} of {total_steps}; mesh '
         f'{dict(partitioner.mesh.shape)}; model_dir {model_dir}', flush=True)
+  print(f'[instruct.train] {factory.describe_parameters()}', flush=True)
 
   evaluator = None
   eval_metrics = {}
@@ -214,8 +223,9 @@ def train(*,
     eval_metrics = run_eval(0)
 
   # ---------------------------------------------------------------------------
-  # Loop. Step n+1 is dispatched before step n's metrics are pulled to the
-  # host, so the device never waits on logging.
+  # Loop. Steps are dispatched back to back; their metrics are pulled to the
+  # host once per log window (and before every checkpoint), so the device
+  # never waits on logging.
   # ---------------------------------------------------------------------------
   step_fn = trainer_lib.jit_train_step(
       trainer_lib.make_train_step(model, optimizer, num_microbatches,
@@ -232,9 +242,12 @@ def train(*,
 
   def drain():
     """Pulls pending metrics to the host, checks them, adds them to the window."""
-    while pending:
-      step_done, device_metrics = pending.pop(0)
-      host = jax.tree.map(lambda x: float(np.asarray(x)), device_metrics)
+    # One transfer for the whole window instead of one per metric and step.
+    fetched = jax.device_get([m for _, m in pending])
+    done = [s for s, _ in pending]
+    pending.clear()
+    for step_done, host in zip(done, fetched):
+      host = {k: float(v) for k, v in host.items()}
       # The loss is of the parameters before the update, param_norm of those
       # after it: both must be finite before a checkpoint may be written.
       if not (math.isfinite(host['loss']) and
@@ -257,7 +270,9 @@ def train(*,
       batch = partitioner.shard_batch(_to_numpy(next(train_iter)))
       state, device_metrics = step_fn(state, batch, rng)
       step += 1
-      drain()  # the previous step's metrics; this step keeps running
+      # Metrics stay on the device until the window is logged or a
+      # checkpoint is due: no host round-trip per step. A non-finite loss is
+      # still caught before any checkpoint is written, and named by its step.
       pending.append((step, device_metrics))
       if step % log_period == 0 or step == total_steps:
         drain()

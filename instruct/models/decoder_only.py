@@ -26,6 +26,7 @@ import seqio
 
 from instruct import decoding
 from instruct import losses
+from instruct.peft import prompts as peft_prompts
 
 Batch = Mapping[str, jnp.ndarray]
 Array = jax.Array
@@ -63,7 +64,8 @@ class DecoderOnlyModel:
       feature_converter_cls: replaces `seqio.DecoderFeatureConverter`, e.g.
         `seqio.PrefixLMFeatureConverter`.
     """
-    self.module = module
+    # Prompt tuning from a text needs this vocabulary's token ids.
+    self.module = peft_prompts.with_init_text(module, vocabulary)
     self.input_vocabulary = vocabulary
     self.output_vocabulary = vocabulary
     self.z_loss = z_loss
@@ -219,11 +221,13 @@ class DecoderOnlyModel:
     cache = self._init_cache(params, batch_size,
                              prompt_width + max_decode_length - 1)
     causal_attention = valid_BP if self.inputs_bidirectional_attention else None
+    # prefill=True: with prompt tuning the soft prompt enters the cache
+    # first (its slots come on top of `cache_length`).
     logits_BPV, variables = self.module.apply(
         {'params': params, 'cache': cache}, left_BP,
         decoder_positions=positions_BP,
         decoder_causal_attention=causal_attention,
-        enable_dropout=False, decode=True, mutable=['cache'])
+        enable_dropout=False, decode=True, prefill=True, mutable=['cache'])
     eos_id = cfg.eos_id
     state = {'cache': variables['cache'],
              'first_logits': logits_BPV[:, -1],
@@ -240,7 +244,7 @@ class DecoderOnlyModel:
         logits_B1V, new = self.module.apply(
             {'params': params, 'cache': state['cache']}, tokens_B1,
             decoder_positions=positions_B1, enable_dropout=False,
-            decode=True, mutable=['cache'])
+            decode=True, prefill=False, mutable=['cache'])
         return logits_B1V[:, -1], new['cache']
 
       logits_BV, cache = lax.cond(step == 0, first, later)
@@ -264,7 +268,7 @@ class DecoderOnlyModel:
     def shapes():
       _, variables = self.module.apply(
           {'params': params}, dummy, enable_dropout=False, decode=True,
-          mutable=['cache'])
+          prefill=True, mutable=['cache'])
       return variables['cache']
 
     return jax.tree.map(lambda s: jnp.zeros(s.shape, s.dtype),

@@ -21,6 +21,7 @@ import seqio
 from instruct import decoding
 from instruct import errors
 from instruct import losses
+from instruct.peft import prompts as peft_prompts
 
 Batch = Mapping[str, jnp.ndarray]
 
@@ -49,7 +50,8 @@ class EncoderDecoderModel:
                loss_normalizing_factor: losses.LossNormalizingFactor = None,
                decoding_config: Optional[decoding.DecodingConfig] = None,
                decode_temperature: Optional[float] = None):
-    self.module = module
+    # Prompt tuning from a text needs the input vocabulary's token ids.
+    self.module = peft_prompts.with_init_text(module, input_vocabulary)
     self.input_vocabulary = input_vocabulary
     self.output_vocabulary = output_vocabulary
     self.z_loss = z_loss

@@ -28,6 +28,8 @@ import jax.numpy as jnp
 import numpy as np
 
 from instruct.models import t5
+from instruct.peft import layers as peft_layers
+from instruct.peft import prompts as peft_prompts
 
 Array = jax.Array
 
@@ -151,19 +153,25 @@ def _dense(features, axes, dtype, name, peft=None):
 
 def _decode_mask(cur: Array, num_queries: int, cache_length: int,
                  positions_BQ: Array,
-                 causal_attention_BQ: Optional[Array]) -> Array:
+                 causal_attention_BQ: Optional[Array],
+                 num_virtual: int = 0) -> Array:
   """[B, 1, Q, K] mask for queries written at cache slots cur..cur+Q-1.
 
   A query at slot s with position p sees slots s-p..s: itself and the p
   tokens before it in its row. Left padding therefore needs no separate
   mask: a row whose prompt starts at slot 3 has position 0 there and never
   looks further back. Prefix-LM prompts (`causal_attention_BQ`) also see
-  the later prompt tokens written in the same call.
+  the later prompt tokens written in the same call. With prompt tuning the
+  first `num_virtual` slots hold the soft prompt, seen by every later query
+  (`positions_BQ` then counts the real tokens only, negative on the prompt).
   """
   slots_Q = cur + jnp.arange(num_queries)
   dist_QK = slots_Q[:, None] - jnp.arange(cache_length)[None, :]
-  mask_BQK = jnp.logical_and(dist_QK[None] >= 0,
-                             dist_QK[None] <= positions_BQ[:, :, None])
+  own_BQK = dist_QK[None] <= positions_BQ[:, :, None]
+  if num_virtual:
+    own_BQK = jnp.logical_or(
+        own_BQK, (jnp.arange(cache_length) < num_virtual)[None, None, :])
+  mask_BQK = jnp.logical_and(dist_QK[None] >= 0, own_BQK)
   if causal_attention_BQ is not None:
     prefix_BQ = causal_attention_BQ > 0
     zeros_BK = jnp.zeros((prefix_BQ.shape[0], cache_length), bool)
@@ -201,20 +209,34 @@ class Attention(nn.Module):
     k_BLND = _constrain_heads(k_BLND)
     v_BLND = _constrain_heads(v_BLND)
 
+    # Prompt tuning keeps its n virtual tokens in the first cache slots;
+    # prefix tuning's keys are not in the cache. Either way the real tokens'
+    # rotary positions start at n, as with `peft`.
+    num_prompt = peft_prompts.num_prompt_tokens(cfg.peft)
+    num_prefix = peft_prompts.num_prefix_tokens(cfg.peft)
     cache, cur = None, None
     if decode:
       cache = self._cache(k_BLND, v_BLND)
       cur = cache[2].value if cache[3] else None
     if positions_BL is None:
       start = 0 if cur is None else cur
-      positions_BL = jnp.broadcast_to(start + jnp.arange(length),
+      positions_BL = jnp.broadcast_to(start + num_prefix + jnp.arange(length),
                                       (batch, length))
     inv_freq = rope_inv_freq(cfg)
     q_BLHD = apply_rope(q_BLHD, positions_BL, inv_freq)
     k_BLND = apply_rope(k_BLND, positions_BL, inv_freq)
     if cur is not None:
       k_BLND, v_BLND, mask = _update_cache(
-          cache[:3], k_BLND, v_BLND, positions_BL, causal_attention_BL)
+          cache[:3], k_BLND, v_BLND,
+          positions_BL - (num_prompt + num_prefix), causal_attention_BL,
+          num_prompt)
+    if num_prefix:
+      # Prefix keys/values are like a cache filled before the input: keys
+      # already "rotated" (they are trained as they are), seen by all.
+      prefix_k, prefix_v = peft_prompts.attention_prefix(self, kv_heads,
+                                                         head_dim)
+      k_BLND, v_BLND, mask = peft_prompts.prepend_prefix(
+          prefix_k, prefix_v, k_BLND, v_BLND, mask)
 
     groups = heads // kv_heads
     q_BLNGD = q_BLHD.reshape(batch, length, kv_heads, groups, head_dim)
@@ -252,8 +274,10 @@ class Attention(nn.Module):
 
 
 def _update_cache(variables, k_BQND, v_BQND, positions_BQ,
-                  causal_attention_BQ):
-  """Writes Q new keys/values at the cache index; returns cache and mask."""
+                  causal_attention_BQ, num_virtual=0):
+  """Writes Q new keys/values at the cache index; returns cache and mask.
+
+  `positions_BQ` count real tokens (see `_decode_mask`)."""
   cached_key, cached_value, index = variables
   batch, cache_length, kv_heads, head_dim = cached_key.value.shape
   num_queries = k_BQND.shape[1]
@@ -273,7 +297,7 @@ def _update_cache(variables, k_BQND, v_BQND, positions_BQ,
       (zero, cur, zero, zero))
   index.value = cur + num_queries
   mask = _decode_mask(cur, num_queries, cache_length, positions_BQ,
-                      causal_attention_BQ)
+                      causal_attention_BQ, num_virtual)
   return cached_key.value, cached_value.value, mask
 
 
@@ -318,10 +342,12 @@ class DecoderLayer(nn.Module):
     h = Attention(cfg, name='self_attention')(
         h, positions_BL, mask, causal_attention_BL,
         enable_dropout=enable_dropout, decode=decode)
+    h = peft_layers.adapter(cfg.peft, h, 'attention', cfg.compute_dtype)
     x_BLE = _constrain(x_BLE + dropout(h, deterministic=not enable_dropout))
     h = t5.RMSNorm(epsilon=cfg.rms_norm_eps, dtype=cfg.compute_dtype,
                    name='pre_mlp_layer_norm')(x_BLE)
     h = Mlp(cfg, name='mlp')(h, enable_dropout=enable_dropout)
+    h = peft_layers.adapter(cfg.peft, h, 'mlp', cfg.compute_dtype)
     return _constrain(x_BLE + dropout(h, deterministic=not enable_dropout))
 
 
@@ -332,9 +358,15 @@ class Decoder(nn.Module):
 
   @nn.compact
   def __call__(self, tokens_BL, positions_BL, mask, causal_attention_BL, *,
-               enable_dropout=True, decode=False):
+               enable_dropout=True, decode=False, prefill=None):
     cfg = self.config
-    x = _constrain(self.shared_embedding(tokens_BL.astype(jnp.int32)))
+    x = self.shared_embedding(tokens_BL.astype(jnp.int32))
+    num_prompt = peft_prompts.num_prompt_tokens(cfg.peft)
+    prepend = bool(num_prompt) and (
+        not decode or (tokens_BL.shape[1] > 1 if prefill is None else prefill))
+    x, positions_BL, mask, causal_attention_BL = self._peft_inputs(
+        x, positions_BL, mask, causal_attention_BL, decode, prepend)
+    x = _constrain(x)
     x = nn.Dropout(rate=cfg.dropout_rate)(x, deterministic=not enable_dropout)
     for i in range(cfg.num_layers):
       x = DecoderLayer(cfg, name=f'layers_{i}')(
@@ -342,6 +374,8 @@ class Decoder(nn.Module):
           enable_dropout=enable_dropout, decode=decode)
     x = t5.RMSNorm(epsilon=cfg.rms_norm_eps, dtype=cfg.compute_dtype,
                    name='decoder_norm')(x)
+    if prepend:
+      x = x[:, num_prompt:]  # No logits for the soft prompt's positions.
     if cfg.tie_word_embeddings:
       logits = self.shared_embedding.attend(x.astype(jnp.float32))
     else:
@@ -350,6 +384,48 @@ class Decoder(nn.Module):
                         name='logits_dense')(x)
     return nn.with_logical_constraint(logits.astype(jnp.float32),
                                       ('batch', 'length', 'vocab'))
+
+
+  def _peft_inputs(self, x_BLE, positions_BL, mask, causal_attention_BL,
+                   decode, prepend):
+    """Soft prompt and shifted positions for prompt and prefix tuning.
+
+    As `peft` feeds a causal LM: the n virtual tokens (prompt tuning) or the
+    n prefix keys (prefix tuning) take positions 0..n-1 and the real tokens
+    n, n+1, ... (per packed segment: each segment sees the prompt as it
+    would alone). Without either method nothing changes.
+    """
+    cfg = self.config
+    shift = peft_prompts.position_offset(cfg.peft)
+    if not shift:
+      return x_BLE, positions_BL, mask, causal_attention_BL
+    batch, length = x_BLE.shape[:2]
+    if positions_BL is None and not decode:
+      positions_BL = jnp.broadcast_to(jnp.arange(length), (batch, length))
+    if positions_BL is not None:
+      positions_BL = positions_BL + shift
+    prompt = peft_prompts.prompt_tuning(cfg.peft)
+    if prompt is None:
+      return x_BLE, positions_BL, mask, causal_attention_BL
+    prompt_NE = peft_prompts.soft_prompt(
+        self, prompt, cfg.emb_dim, lambda: self.shared_embedding.embedding)
+    if not prepend:
+      return x_BLE, positions_BL, mask, causal_attention_BL
+    n = prompt_NE.shape[0]
+    x_BLE = jnp.concatenate([jnp.broadcast_to(
+        prompt_NE.astype(x_BLE.dtype)[None], (batch,) + prompt_NE.shape),
+                             x_BLE], axis=1)
+    if positions_BL is not None:
+      positions_BL = jnp.concatenate(
+          [jnp.broadcast_to(jnp.arange(n), (batch, n)),
+           positions_BL.astype(jnp.int32)], axis=1)
+    if mask is not None:
+      mask = peft_prompts.prompt_causal_mask(mask, n)
+    if causal_attention_BL is not None:
+      causal_attention_BL = jnp.concatenate(
+          [jnp.zeros((batch, n), causal_attention_BL.dtype),
+           causal_attention_BL], axis=1)
+    return x_BLE, positions_BL, mask, causal_attention_BL
 
 
 def make_decoder_mask(length: int,
@@ -395,11 +471,16 @@ class LlamaTransformer(nn.Module):
                                    dtype=cfg.compute_dtype,
                                    embedding_init=_embedding_init)
     self.decoder = Decoder(cfg, self.token_embedder)
+    # Prefix tuning's reparameterisation MLP (or None); the attention layers
+    # read its parameters (instruct.peft.prompts).
+    self.peft_prefix_reparam = peft_prompts.reparam_module(
+        cfg.peft, cfg.num_layers,
+        cfg.num_kv_heads * cfg.head_dim)
 
   def __call__(self, decoder_input_tokens, decoder_target_tokens=None,
                decoder_segment_ids=None, decoder_positions=None,
                decoder_causal_attention=None, *, enable_dropout=True,
-               decode=False):
+               decode=False, prefill=None):
     """Next-token logits for each position.
 
     Args:
@@ -415,6 +496,10 @@ class LlamaTransformer(nn.Module):
       enable_dropout: apply dropout (needs a 'dropout' rng).
       decode: append to the key/value cache ('cache' must be mutable). The
         first decode call only creates a cache as long as its input.
+      prefill: with `decode` and prompt tuning, whether this call starts
+        the sequence, so the soft prompt goes first (into the cache; the
+        cache-creating call needs it too, to make room). None: when the call
+        holds more than one token.
 
     Returns:
       Logits [B, L, vocab] in float32.
@@ -429,6 +514,9 @@ class LlamaTransformer(nn.Module):
       mask = make_decoder_mask(length, decoder_target_tokens,
                                decoder_segment_ids, decoder_causal_attention,
                                batch_size=batch)
+    if self.peft_prefix_reparam is not None:
+      self.peft_prefix_reparam()  # Creates its parameters at init.
     return self.decoder(decoder_input_tokens, decoder_positions, mask,
                         decoder_causal_attention,
-                        enable_dropout=enable_dropout, decode=decode)
+                        enable_dropout=enable_dropout, decode=decode,
+                        prefill=prefill)

@@ -22,6 +22,10 @@ from jax import lax
 import jax.numpy as jnp
 import numpy as np
 
+from instruct import errors
+from instruct.peft import layers as peft_layers
+from instruct.peft import prompts as peft_prompts
+
 Array = jax.Array
 Initializer = Callable[..., Array]
 
@@ -183,6 +187,8 @@ class Dense(nn.Module):
         (x.shape[-1], self.features), jnp.float32)
     x = jnp.asarray(x, self.dtype)
     kernel = jnp.asarray(kernel, self.dtype)
+    if self.peft is not None:
+      return peft_layers.dense(self, x, kernel, self.kernel_axes, self.dtype)
     return lax.dot_general(x, kernel, (((x.ndim - 1,), (0,)), ((), ())))
 
 
@@ -288,9 +294,25 @@ class MultiHeadDotProductAttention(nn.Module):
     v_BKHD = self._split_heads(
         projection(kernel_init=_attention_kernel_init, name='value')(inputs_kv))
 
+    # Prefix tuning: trained keys/values in front of the decoder's own, like
+    # a cache filled before the input (`peft` gives T5 no other prefixes).
+    num_prefix = 0
+    if (peft_prompts.prefix_tuning(self.peft) is not None and
+        self.name == 'self_attention'):
+      prefix_k, prefix_v = peft_prompts.attention_prefix(
+          self, self.num_heads, self.head_dim)
+      num_prefix = prefix_k.shape[0]
+
     if decode:
       k_BKHD, v_BKHD, mask, bias = self._use_cache(k_BKHD, v_BKHD, mask, bias,
-                                                   relpos_table)
+                                                   relpos_table, num_prefix)
+    if num_prefix:
+      k_BKHD, v_BKHD, mask = peft_prompts.prepend_prefix(
+          prefix_k, prefix_v, k_BKHD, v_BKHD, mask)
+      if bias is not None and bias.shape[-1] != k_BKHD.shape[1]:
+        raise ValueError(
+            f'Prefix tuning: the position bias spans {bias.shape[-1]} keys, '
+            f'expected {k_BKHD.shape[1]} ({num_prefix} prefix + own keys).')
 
     if self.float32_logits:
       q_BQHD = q_BQHD.astype(jnp.float32)
@@ -319,8 +341,13 @@ class MultiHeadDotProductAttention(nn.Module):
     return nn.with_logical_constraint(x_BLHD,
                                       ('batch', 'length', 'heads', 'kv'))
 
-  def _use_cache(self, k_BKHD, v_BKHD, mask, bias, relpos_table):
-    """Writes this step's key/value into the cache; returns the whole cache."""
+  def _use_cache(self, k_BKHD, v_BKHD, mask, bias, relpos_table,
+                 num_prefix=0):
+    """Writes this step's key/value into the cache; returns the whole cache.
+
+    With `num_prefix` prefix keys (prefix tuning) the relative position row
+    also covers them: they sit at positions 0..n-1, the cache after them.
+    """
     initialized = self.has_variable('cache', 'cached_key')
     # On the first (initialising) call the inputs span the full decode length,
     # which gives the cache its shape.
@@ -352,13 +379,15 @@ class MultiHeadDotProductAttention(nn.Module):
     written = jnp.broadcast_to(written_11K, (batch, 1, 1, max_length))
     mask = written if mask is None else jnp.logical_and(mask, written)
     if relpos_table is not None:
-      if relpos_table.shape[-1] != 2 * max_length - 1:
+      total = max_length + num_prefix
+      if relpos_table.shape[-1] != 2 * total - 1:
         raise ValueError(
             f'max_decode_length gives a relative position table for length '
             f'{(relpos_table.shape[-1] + 1) // 2}, but the cache holds '
-            f'{max_length} positions.')
-      row_HK = lax.dynamic_slice_in_dim(relpos_table, max_length - 1 - cur,
-                                        max_length, axis=1)
+            f'{max_length} positions (+ {num_prefix} prefix).')
+      row_HK = lax.dynamic_slice_in_dim(relpos_table,
+                                        total - 1 - (cur + num_prefix),
+                                        total, axis=1)
       row = row_HK[None, :, None, :]
       bias = row if bias is None else bias + row
     return cached_key.value, cached_value.value, mask, bias
@@ -432,9 +461,11 @@ class EncoderLayer(nn.Module):
     h = RMSNorm(dtype=cfg.compute_dtype, name='pre_attention_layer_norm')(x_BLE)
     h = _attention(cfg, 'attention')(h, h, mask, bias,
                                      enable_dropout=enable_dropout)
+    h = peft_layers.adapter(cfg.peft, h, 'attention', cfg.compute_dtype)
     x_BLE = _constrain(x_BLE + _dropout(cfg, h, enable_dropout))
     h = RMSNorm(dtype=cfg.compute_dtype, name='pre_mlp_layer_norm')(x_BLE)
     h = _mlp(cfg)(h, enable_dropout=enable_dropout)
+    h = peft_layers.adapter(cfg.peft, h, 'mlp', cfg.compute_dtype)
     return _constrain(x_BLE + _dropout(cfg, h, enable_dropout))
 
 
@@ -451,6 +482,8 @@ class DecoderLayer(nn.Module):
     h = _attention(cfg, 'self_attention')(
         h, h, decoder_mask, bias, relpos_table, enable_dropout=enable_dropout,
         decode=decode)
+    # Adapters (Houlsby) follow the self-attention block, not cross-attention.
+    h = peft_layers.adapter(cfg.peft, h, 'attention', cfg.compute_dtype)
     x_BLE = _constrain(x_BLE + _dropout(cfg, h, enable_dropout))
     h = RMSNorm(dtype=cfg.compute_dtype,
                 name='pre_cross_attention_layer_norm')(x_BLE)
@@ -459,6 +492,7 @@ class DecoderLayer(nn.Module):
     x_BLE = _constrain(x_BLE + _dropout(cfg, h, enable_dropout))
     h = RMSNorm(dtype=cfg.compute_dtype, name='pre_mlp_layer_norm')(x_BLE)
     h = _mlp(cfg)(h, enable_dropout=enable_dropout)
+    h = peft_layers.adapter(cfg.peft, h, 'mlp', cfg.compute_dtype)
     return _constrain(x_BLE + _dropout(cfg, h, enable_dropout))
 
 
@@ -469,15 +503,34 @@ class Encoder(nn.Module):
 
   @nn.compact
   def __call__(self, tokens_BL, segment_ids_BL=None, *, enable_dropout=True):
+    """Encodes [B, L] tokens; with prompt tuning the output is [B, n + L, E]
+    (the soft prompt's positions first, as `peft` feeds T5)."""
     cfg = self.config
-    mask = make_attention_mask(tokens_BL > 0, tokens_BL > 0)
+    x = self.shared_embedding(tokens_BL.astype(jnp.int32))
+    valid_BL = tokens_BL > 0
+    prompt = peft_prompts.prompt_tuning(cfg.peft)
+    if prompt is not None:
+      if segment_ids_BL is not None:
+        raise errors.UserError(
+            'Prompt tuning on T5 needs unpacked inputs: the soft prompt is '
+            'attended bidirectionally by the encoder, so packed examples '
+            'would see each other through it. Turn packing off: '
+            '--gin.PACK=False (train/DatasetConfig.pack).')
+      prompt_NE = peft_prompts.soft_prompt(
+          self, prompt, cfg.emb_dim, lambda: self.shared_embedding.embedding)
+      batch = tokens_BL.shape[0]
+      x = jnp.concatenate([jnp.broadcast_to(
+          prompt_NE.astype(x.dtype)[None], (batch,) + prompt_NE.shape), x],
+                          axis=1)
+      valid_BL = jnp.concatenate(
+          [jnp.ones((batch, prompt_NE.shape[0]), bool), valid_BL], axis=1)
+    mask = make_attention_mask(valid_BL, valid_BL)
     if segment_ids_BL is not None:
       mask = jnp.logical_and(mask, make_segment_mask(segment_ids_BL,
                                                      segment_ids_BL))
-    length = tokens_BL.shape[1]
+    length = x.shape[1]
     bias = _relpos_bias(cfg)(length, length, bidirectional=True)
 
-    x = self.shared_embedding(tokens_BL.astype(jnp.int32))
     x = _constrain(_dropout(cfg, x, enable_dropout))
     for i in range(cfg.num_encoder_layers):
       x = EncoderLayer(cfg, name=f'layers_{i}')(
@@ -494,17 +547,31 @@ class Decoder(nn.Module):
   @nn.compact
   def __call__(self, encoded_BKE, tokens_BL, decoder_mask,
                encoder_decoder_mask, *, enable_dropout=True, decode=False,
-               max_decode_length=None):
+               max_decode_length=None, positions_BL=None):
     cfg = self.config
     relpos = _relpos_bias(cfg)
+    # Prefix tuning: n prefix keys at positions 0..n-1 in every
+    # self-attention, the decoder's tokens from position n on.
+    num_prefix = peft_prompts.num_prefix_tokens(cfg.peft)
     if decode:
       if max_decode_length is None:
         raise ValueError('decode=True needs max_decode_length (the length '
                          'the cache was initialised with).')
-      bias, table = None, relpos.table(max_decode_length, bidirectional=False)
+      bias, table = None, relpos.table(max_decode_length + num_prefix,
+                                       bidirectional=False)
     else:
       length = tokens_BL.shape[1]
       bias, table = relpos(length, length, bidirectional=False), None
+      if num_prefix:
+        bias = _with_prefix_bias(relpos, bias, num_prefix, positions_BL,
+                                 tokens_BL.shape)
+    prompt = peft_prompts.prompt_tuning(cfg.peft)
+    if prompt is not None and prompt.t5_decoder_prompt:
+      # Held like `peft`'s second prompt of a seq2seq model; unused, as
+      # there (see instruct.peft.prompts).
+      peft_prompts.soft_prompt(
+          self, prompt, cfg.emb_dim, lambda: self.shared_embedding.embedding,
+          name='peft_decoder_prompt', row_offset=prompt.num_virtual_tokens)
 
     x = self.shared_embedding(tokens_BL.astype(jnp.int32))
     x = _constrain(_dropout(cfg, x, enable_dropout))
@@ -525,6 +592,29 @@ class Decoder(nn.Module):
                                       ('batch', 'length', 'vocab'))
 
 
+def _with_prefix_bias(relpos: RelativePositionBiases, bias_1HQK: Array,
+                      num_prefix: int, positions_BQ: Optional[Array],
+                      shape: Tuple[int, int]) -> Array:
+  """Adds the bias columns [B, H, Q, n] of n prefix keys at positions 0..n-1.
+
+  A query at (segment) position p sits at n + p; packed rows give p per
+  segment, so each segment sees the prefix as it would alone.
+  """
+  batch, length = shape
+  total = num_prefix + length
+  table_HT = relpos.table(total, bidirectional=False)
+  if positions_BQ is None:
+    positions_BQ = jnp.broadcast_to(jnp.arange(length), (batch, length))
+  # relative position (key - query) = j - (n + p), looked up in the table.
+  rel_BQN = (jnp.arange(num_prefix)[None, None, :] - num_prefix -
+             positions_BQ[:, :, None])
+  prefix_HBQN = jnp.take(table_HT, rel_BQN + total - 1, axis=1)
+  prefix_BHQN = jnp.transpose(prefix_HBQN, (1, 0, 2, 3))
+  own_BHQK = jnp.broadcast_to(bias_1HQK, (batch,) + bias_1HQK.shape[1:])
+  return jnp.concatenate([prefix_BHQN.astype(own_BHQK.dtype), own_BHQK],
+                         axis=-1)
+
+
 class Transformer(nn.Module):
   """T5 encoder-decoder returning float32 logits [B, target_len, vocab]."""
   config: T5Config
@@ -535,6 +625,11 @@ class Transformer(nn.Module):
                                 dtype=cfg.compute_dtype)
     self.encoder = Encoder(cfg, self.token_embedder)
     self.decoder = Decoder(cfg, self.token_embedder)
+    # Prefix tuning's reparameterisation MLP (or None); the decoder's
+    # self-attention layers read its parameters (instruct.peft.prompts).
+    self.peft_prefix_reparam = peft_prompts.reparam_module(
+        cfg.peft, cfg.num_decoder_layers,
+        cfg.num_heads * cfg.head_dim)
 
   def encode(self, encoder_input_tokens, encoder_segment_ids=None, *,
              enable_dropout=True):
@@ -556,8 +651,8 @@ class Transformer(nn.Module):
       decoder_target_tokens: [B, L] targets; only their padding (0) is used.
       encoder_segment_ids: [B, K] packing segment ids (1, 2, ...; 0 padding).
       decoder_segment_ids: [B, L] packing segment ids.
-      decoder_positions: unused (relative positions need none); accepted for
-        the T5X feature interface.
+      decoder_positions: [B, L] positions within packed segments; only prefix
+        tuning uses them (the prefix's relative positions); None: 0..L-1.
       enable_dropout: apply dropout (needs a 'dropout' rng).
       decode: one step of cached decoding; the 'cache' collection must be
         mutable. The first such call with [B, max_decode_length] inputs only
@@ -567,21 +662,27 @@ class Transformer(nn.Module):
     Returns:
       Logits [B, L, vocab] in float32.
     """
-    del decoder_positions
+    if self.peft_prefix_reparam is not None:
+      self.peft_prefix_reparam()  # Creates its parameters at init.
+    encoder_valid = encoder_input_tokens > 0
+    num_prompt = peft_prompts.num_prompt_tokens(self.config.peft)
+    if num_prompt:
+      # The encoder's output starts with the soft prompt's n positions.
+      encoder_valid = jnp.concatenate(
+          [jnp.ones((encoder_valid.shape[0], num_prompt), bool),
+           encoder_valid], axis=1)
     if decode:
       # Causality comes from the cache; packing is not supported while
       # decoding (as in T5X), so only encoder padding is masked.
       decoder_mask = None
       encoder_decoder_mask = make_attention_mask(
-          jnp.ones_like(decoder_target_tokens, dtype=bool),
-          encoder_input_tokens > 0)
+          jnp.ones_like(decoder_target_tokens, dtype=bool), encoder_valid)
     else:
       valid = decoder_target_tokens > 0
       decoder_mask = jnp.logical_and(
           make_causal_mask(decoder_target_tokens.shape[1]),
           make_attention_mask(valid, valid))
-      encoder_decoder_mask = make_attention_mask(valid,
-                                                 encoder_input_tokens > 0)
+      encoder_decoder_mask = make_attention_mask(valid, encoder_valid)
       if decoder_segment_ids is not None:
         decoder_mask = jnp.logical_and(
             decoder_mask,
@@ -592,7 +693,8 @@ class Transformer(nn.Module):
               make_segment_mask(decoder_segment_ids, encoder_segment_ids))
     return self.decoder(encoded, decoder_input_tokens, decoder_mask,
                         encoder_decoder_mask, enable_dropout=enable_dropout,
-                        decode=decode, max_decode_length=max_decode_length)
+                        decode=decode, max_decode_length=max_decode_length,
+                        positions_BL=None if decode else decoder_positions)
 
   def __call__(self, encoder_input_tokens, decoder_input_tokens,
                decoder_target_tokens, encoder_segment_ids=None,

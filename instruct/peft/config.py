@@ -112,18 +112,27 @@ class PromptTuningConfig:
 
   `init`: 'random', 'vocab' (rows of the embedding matrix drawn at random)
   or 'text' (the embeddings of `init_text`'s tokens, repeated to length).
+  The model wrapper tokenises `init_text` with the model's vocabulary into
+  `init_token_ids` (or set the ids directly).
+  `t5_decoder_prompt`: T5 also holds an (unused) decoder prompt of the same
+  size, as Hugging Face `peft` does for sequence-to-sequence models
+  (`num_transformer_submodules=2`), so that adapters and parameter counts
+  match `peft`'s one to one; False leaves it out.
   """
   num_virtual_tokens: int = 20
   init: str = 'random'
   init_text: Optional[str] = None
+  init_token_ids: Tuple[int, ...] = ()
+  t5_decoder_prompt: bool = True
 
   def __post_init__(self):
+    _tuple(self, 'init_token_ids')
     if self.init not in ('random', 'vocab', 'text'):
       raise errors.UserError(f"peft.PromptTuningConfig.init={self.init!r}; "
                              "expected 'random', 'vocab' or 'text'.")
-    if self.init == 'text' and not self.init_text:
+    if self.init == 'text' and not (self.init_text or self.init_token_ids):
       raise errors.UserError("peft.PromptTuningConfig.init='text' needs "
-                             'init_text.')
+                             'init_text (or init_token_ids).')
     if self.num_virtual_tokens < 1:
       raise errors.UserError('peft.PromptTuningConfig.num_virtual_tokens must'
                              f' be >= 1, got {self.num_virtual_tokens}.')
