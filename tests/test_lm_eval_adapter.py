@@ -402,7 +402,7 @@ def test_install_pth_writes_the_hook_line(tmp_path):
   path = lm_eval_hook.install_pth(str(tmp_path))
   assert os.path.basename(path) == 'instruct_lm_eval.pth'
   with open(path, encoding='utf-8') as f:
-    assert f.read() == 'import instruct.evals.lm_eval_hook\n'
+    assert f.read() == lm_eval_hook.PTH_LINE
 
 
 def test_hook_registers_only_for_the_lm_eval_program(tmp_path):

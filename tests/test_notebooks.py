@@ -15,7 +15,7 @@ from tests.conftest import REPO_ROOT
 
 COLABS = os.path.join(REPO_ROOT, 'colabs')
 NOTEBOOKS = ('quickstart.ipynb', 'mixture_explorer.ipynb',
-             'evaluation_explorer.ipynb')
+             'evaluation_explorer.ipynb', 'peft_lora.ipynb')
 KERNEL = 'instruct-test-venv'
 
 

@@ -6,10 +6,10 @@ before the command line is parsed. `install_pth` (or
 `python -m instruct.lm_eval --install-hook`) writes `instruct_lm_eval.pth`
 into site-packages; Python runs its one line,
 
-    import instruct.evals.lm_eval_hook
+    import instruct.evals.lm_eval_hook as h; h.at_startup()
 
-at every start-up. Unless the program is `lm_eval` / `lm-eval`, the import
-does nothing (and imports nothing else). For the harness it registers a
+at every start-up. Unless the program is `lm_eval` / `lm-eval`, it does
+nothing (and imports nothing else). For the harness it registers a
 lazy placeholder, so JAX and the model code load only when `--model
 instruct` is used.
 """
@@ -22,7 +22,7 @@ from typing import Optional
 MODEL_NAME = 'instruct'
 TARGET = 'instruct.evals.lm_eval_adapter:InstructLM'
 PTH_NAME = 'instruct_lm_eval.pth'
-PTH_LINE = 'import instruct.evals.lm_eval_hook\n'
+PTH_LINE = 'import instruct.evals.lm_eval_hook as h; h.at_startup()\n'
 _PROGRAMS = ('lm_eval', 'lm-eval')
 
 
@@ -55,7 +55,14 @@ def _started_as_harness() -> bool:
   return name.removesuffix('.exe') in _PROGRAMS
 
 
-if _started_as_harness():
+def at_startup() -> None:
+  """What the .pth line runs: registers the model for the harness only.
+
+  A function rather than import-time code: the module may already have been
+  imported (by an earlier .pth or `site.addsitedir`) and must still act.
+  """
+  if not _started_as_harness():
+    return
   try:
     register()
   except Exception as e:  # pylint: disable=broad-except
