@@ -122,7 +122,8 @@ def evaluate(*, model, checkpoint_path: str, output_dir: str,
   """Evaluates each checkpoint; returns {step: {task: {metric: value}}}.
 
   With several checkpoints it also plots score vs step
-  (`output_dir/score_vs_step.png`). With `train_mixture` (the mixture the
+  (`output_dir/score_vs_step.png`) and the score per cluster of the first
+  checkpoint next to the last (`output_dir/score_per_cluster.png`). With `train_mixture` (the mixture the
   model was tuned on) it prints seen vs unseen clusters and templates, the
   FLAN paper's held-out protocol, for the last checkpoint against the first.
   """
@@ -151,6 +152,12 @@ def evaluate(*, model, checkpoint_path: str, output_dir: str,
   if len(results) > 1 and output_dir:
     png = os.path.join(output_dir, 'score_vs_step.png')
     plots.plot_score_vs_step(results, png)
+    print(f'Wrote {png}', flush=True)
+    first, last = min(results), max(results)
+    png = plots.plot_base_vs_tuned(
+        results[first], results[last],
+        os.path.join(output_dir, 'score_per_cluster.png'), by='cluster',
+        labels=(f'step {first}', f'step {last}'))
     print(f'Wrote {png}', flush=True)
   if train_mixture:
     first, last = min(results), max(results)

@@ -89,8 +89,9 @@ def test_eval_cli_evaluates_every_checkpoint_of_a_model_dir(tmp_path, capsys):
   assert (out_dir / 'metrics-1.json').exists()
   assert (out_dir / 'metrics-2.json').exists()
   # Two checkpoints: a score-vs-step plot, and the held-out protocol table.
-  with open(out_dir / 'score_vs_step.png', 'rb') as f:
-    assert f.read(8) == b'\x89PNG\r\n\x1a\n'
+  for png in ('score_vs_step.png', 'score_per_cluster.png'):
+    with open(out_dir / png, 'rb') as f:
+      assert f.read(8) == b'\x89PNG\r\n\x1a\n'
   assert 'builtin_parity_options' in capsys.readouterr().out
   from instruct import infer  # pylint: disable=g-import-not-at-top
   infer_dir = tmp_path / 'infer'
