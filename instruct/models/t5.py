@@ -189,7 +189,9 @@ class Dense(nn.Module):
     kernel = jnp.asarray(kernel, self.dtype)
     if self.peft is not None:
       return peft_layers.dense(self, x, kernel, self.kernel_axes, self.dtype)
-    return lax.dot_general(x, kernel, (((x.ndim - 1,), (0,)), ((), ())))
+    x2 = x.reshape((-1, x.shape[-1]))
+    y = lax.dot_general(x2, kernel, (((1,), (0,)), ((), ())))
+    return y.reshape(x.shape[:-1] + (self.features,))
 
 
 class RMSNorm(nn.Module):
