@@ -32,7 +32,8 @@ TARGETS = {'train_t5': 1.5, 'mfu_t5': 0.35, 'pipeline': 5.0,
            'lora_optimizer_state': 0.05}
 
 
-def _run_parts(parts: List[str], repeats: int, quick: bool) -> Dict[str, Any]:
+def _run_parts(parts: List[str], repeats: int, quick: bool,
+               packer: str = 'greedy') -> Dict[str, Any]:
   from benchmarks import common  # pylint: disable=g-import-not-at-top
   import tasks  # pylint: disable=g-import-not-at-top,unused-import
   out: Dict[str, Any] = {'machine': common.machine(), 'repeats': repeats}
@@ -54,7 +55,7 @@ def _run_parts(parts: List[str], repeats: int, quick: bool) -> Dict[str, Any]:
     for family in ('t5', 'llama'):
       timed_part(f'train_{family}', lambda f=family: train.benchmark(
           f, repeats=repeats, steps=steps, peer_steps=steps + 1,
-          peak_flops=peak))
+          peak_flops=peak, packer=packer))
   if 'pipeline' in parts:
     from benchmarks import pipeline  # pylint: disable=g-import-not-at-top
     timed_part('pipeline', lambda: pipeline.benchmark(
@@ -267,6 +268,10 @@ def main(argv=None) -> Dict[str, Any]:
                       help='medians are over this many repeats')
   parser.add_argument('--quick', action='store_true',
                       help='fewer steps per repeat (a smoke run)')
+  parser.add_argument('--packer', default='best_fit',
+                      choices=('greedy', 'best_fit'),
+                      help="our trainer's packer for the train part "
+                      "(SeqIO's greedy packer, or instruct's best fit)")
   args = parser.parse_args(argv)
   parts = [p.strip() for p in args.only.split(',') if p.strip()]
   unknown = sorted(set(parts) - set(PARTS))
@@ -275,7 +280,8 @@ def main(argv=None) -> Dict[str, Any]:
                  f'some of {", ".join(PARTS)}')
   logging.set_verbosity(logging.ERROR)
   from benchmarks import common  # pylint: disable=g-import-not-at-top
-  res = _run_parts(parts, max(1, args.repeats), args.quick)
+  res = _run_parts(parts, max(1, args.repeats), args.quick, args.packer)
+  res['packer'] = args.packer
   table = rows(res)
   res['table'] = table
   os.makedirs(common.RESULTS_DIR, exist_ok=True)
@@ -286,7 +292,7 @@ def main(argv=None) -> Dict[str, Any]:
   print(f'Machine: {m["cores"]}-core CPU ({m["processor"] or m["platform"]}),'
         f' jax {m["jax"]}, torch {m.get("torch", "n/a")}; load average at '
         f'start {m["load_average_1m"]:.1f}; medians of {res["repeats"]} '
-        'repeats.\n')
+        f'repeats; our packer: {args.packer}.\n')
   print(markdown(table))
   return res
 

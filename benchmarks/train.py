@@ -223,7 +223,7 @@ def _per_second(counts: Mapping[str, int], seconds: float) -> Dict[str, float]:
 
 def benchmark(family: str, repeats: int = 3, steps: int = 5,
               peer_steps: int = 6, peak_flops: float = 0.0,
-              with_peer: bool = True) -> Dict[str, Any]:
+              with_peer: bool = True, packer: str = 'greedy') -> Dict[str, Any]:
   """Ours vs the peer on one model family ('t5' or 'llama').
 
   Args:
@@ -234,13 +234,14 @@ def benchmark(family: str, repeats: int = 3, steps: int = 5,
       steps of that repeat consumed).
     peak_flops: measured matmul peak, for MFU (0: not reported).
     with_peer: also time the Hugging Face peer.
+    packer: our pipeline's packer, 'greedy' (SeqIO's) or 'best_fit'.
 
   Returns:
     A dict of medians, per-repeat figures and the setup.
   """
   model = common.t5_model() if family == 't5' else common.llama_model()
   config = model.module.config
-  it = packed_iterator(model)
+  it = packed_iterator(model, packer)
   first = next(it)
   ours = Ours(model, first)
   compile_s = ours.compile_seconds(first)
