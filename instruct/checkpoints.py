@@ -130,6 +130,45 @@ def _select(tree: Any, only: Callable[[Tuple[str, ...]], bool],
   return out
 
 
+def check_orbax_matches(checkpoint_dir: epath.Path, abstract_params: Any,
+                        only: Optional[Callable[[Tuple[str, ...]], bool]] = None
+                        ) -> None:
+  """Compares an Orbax checkpoint's parameter shapes with the model's.
+
+  Reads only the checkpoint's metadata. A missing, unknown or misshapen
+  parameter is a UserError naming the first one, its expected and stored
+  shapes and the checkpoint (a T5 checkpoint read with a Llama gin file, or
+  with another `emb_dim`). Orbax's partial restore would otherwise leave a
+  missing parameter as a placeholder and fail later, far from the cause.
+  With `only`, just the leaves it accepts are compared (e.g. the base of a
+  PEFT run). Other formats are checked when converted.
+  """
+  from instruct import checkpoint_formats  # pylint: disable=g-import-not-at-top
+  state = epath.Path(checkpoint_dir) / 'state'
+  if not state.exists():
+    return
+  verbosity = logging.get_verbosity()
+  logging.set_verbosity(logging.ERROR)  # Orbax warns about optional files.
+  try:
+    meta = ocp.PyTreeCheckpointer().metadata(state)
+  except Exception:  # pylint: disable=broad-except
+    return  # Unreadable metadata: the restore says what is wrong.
+  finally:
+    logging.set_verbosity(verbosity)
+  tree = getattr(meta, 'item_metadata', None) or meta
+  tree = getattr(tree, 'tree', tree)
+  target = tree.get('target') if isinstance(tree, dict) else None
+  if not isinstance(target, dict):
+    return
+  if only is not None:
+    target = _select(target, only)
+    abstract_params = _select(abstract_params, only)
+  expected = {path: leaf.shape for path, leaf in
+              checkpoint_formats.flatten(abstract_params).items()}
+  checkpoint_formats.check_params(target, expected, f'checkpoint {state}',
+                                  'the model gin file')
+
+
 def restore_params_and_step(
     path: str, abstract_params: Any,
     only: Optional[Callable[[Tuple[str, ...]], bool]] = None
@@ -167,6 +206,7 @@ def restore_params_and_step(
     if fmt != 'orbax':
       return _restore_foreign(path, abstract_params)
   ckpt = find_checkpoint_dir(path)
+  check_orbax_matches(ckpt, abstract_params, only)
   checkpointer = ocp.PyTreeCheckpointer()
   step_struct = jax.ShapeDtypeStruct((), np.int32)
   item = {'target': abstract_params, 'state': {'step': step_struct}}

@@ -30,7 +30,6 @@ from absl import logging
 from etils import epath
 import gin
 import optax
-import orbax.checkpoint as ocp
 
 from instruct import checkpoint_formats
 from instruct import checkpoints
@@ -70,39 +69,6 @@ def checkpoint_dirs(path: str) -> Sequence[epath.Path]:
   return [c for _, c in steps]
 
 
-def check_checkpoint_matches(checkpoint_dir: epath.Path, abstract) -> None:
-  """Compares an Orbax checkpoint's parameter shapes with the gin model's.
-
-  Reads only the checkpoint's metadata. A missing, unknown or misshapen
-  parameter is a UserError naming the first one, its expected and stored
-  shapes and the checkpoint (a T5 checkpoint evaluated with a Llama gin file,
-  or with another `emb_dim`). Other formats are checked when converted.
-
-  Raises:
-    UserError: on the first mismatching parameter.
-  """
-  state = checkpoint_dir / 'state'
-  if not state.exists():
-    return
-  verbosity = logging.get_verbosity()
-  logging.set_verbosity(logging.ERROR)  # Orbax warns about optional files.
-  try:
-    meta = ocp.PyTreeCheckpointer().metadata(state)
-  except Exception:  # pylint: disable=broad-except
-    return  # Unreadable metadata: the restore says what is wrong.
-  finally:
-    logging.set_verbosity(verbosity)
-  tree = getattr(meta, 'item_metadata', None) or meta
-  tree = getattr(tree, 'tree', tree)
-  target = tree.get('target') if isinstance(tree, dict) else None
-  if not isinstance(target, dict):
-    return
-  expected = {path: leaf.shape for path, leaf in
-              checkpoint_formats.flatten(abstract).items()}
-  checkpoint_formats.check_params(target, expected, f'checkpoint {state}',
-                                  'the model gin file')
-
-
 def abstract_params(model, partitioner, dataset_cfg):
   """Sharded parameter shapes for `model` (input shapes from the dataset)."""
   converter = model.FEATURE_CONVERTER_CLS(pack=False)
@@ -135,7 +101,7 @@ def evaluate(*, model, checkpoint_path: str, output_dir: str,
   dirs = checkpoint_dirs(checkpoint_path)
   abstract = abstract_params(model, partitioner, dataset_cfg)
   for d in dirs:
-    check_checkpoint_matches(d, abstract)
+    checkpoints.check_orbax_matches(d, abstract)
   evaluator = evaluation.InferenceEvaluator(
       model, partitioner, dataset_cfg.mixture_or_task_name,
       dataset_cfg.task_feature_lengths, split=dataset_cfg.split,

@@ -52,7 +52,6 @@ from lm_eval.models import utils as harness_model_utils
 import numpy as np
 from tqdm import tqdm
 
-from instruct import checkpoint_formats
 from instruct import checkpoints
 from instruct import decoding
 from instruct import eval as eval_lib
@@ -190,30 +189,11 @@ def load_model(checkpoint: str, gin_files: Sequence[str],
                     ) from None
   try:
     params, step = checkpoints.restore_params_and_step(path, abstract)
-    _check_restored(params, abstract, path)
   except UserError as e:
     raise UserError(f'instruct model_args checkpoint={checkpoint} does not '
                     f'fit the model of gin_file={"+".join(gin_files)}: '
                     f'{e}') from None
   return Loaded(model, params, step, partitioner)
-
-
-def _check_restored(params: Any, abstract: Any, path: str) -> None:
-  """Refuses parameters the checkpoint lacked or holds in another shape.
-
-  Orbax's partial restore (which skips the optimizer state) leaves a
-  parameter the checkpoint does not have as its abstract placeholder.
-  """
-  flat = checkpoint_formats.flatten(params)
-  for name, want in checkpoint_formats.flatten(abstract).items():
-    got = flat.get(name)
-    if got is None or not isinstance(got, jax.Array):
-      raise UserError(f'{path}: parameter {"/".join(name)} is missing '
-                      f'(expected shape {tuple(want.shape)}).')
-    if tuple(got.shape) != tuple(want.shape):
-      raise UserError(f'{path}: parameter {"/".join(name)} has shape '
-                      f'{tuple(got.shape)}; the model expects '
-                      f'{tuple(want.shape)}.')
 
 
 # -----------------------------------------------------------------------------
