@@ -223,7 +223,8 @@ def decode(tokens_to_logits: TokensToLogits,
            max_decode_length: int,
            config: DecodingConfig,
            start_tokens: Union[int, Array] = 0,
-           rng: Optional[Array] = None) -> Tuple[Array, Array]:
+           rng: Optional[Array] = None,
+           first_logits: Optional[Array] = None) -> Tuple[Array, Array]:
   """Generates N sequences per row with greedy, sampling or beam search.
 
   Args:
@@ -239,6 +240,10 @@ def decode(tokens_to_logits: TokensToLogits,
     config: what to do; static.
     start_tokens: int or [batch_size] tokens fed at step 0.
     rng: PRNG key, needed to sample (temperature > 0).
+    first_logits: [batch_size, V] logits of step 0 when the caller already
+      has them (a decoder-only prefill over the whole prompt gives them);
+      `tokens_to_logits` is then first called at step 1. The first step is
+      taken outside the loop, so the loop body needs no branch for it.
 
   Returns:
     (tokens int32 [batch_size, N, max_decode_length], scores float32
@@ -246,16 +251,21 @@ def decode(tokens_to_logits: TokensToLogits,
     0 after EOS. See the module docstring for what the scores are.
   """
   start_B = _start_tokens(start_tokens, batch_size)
+  if first_logits is not None and first_logits.shape[0] != batch_size:
+    raise ValueError(f'first_logits must be [{batch_size}, vocab], got shape '
+                     f'{first_logits.shape}.')
   if config.method == 'beam':
     return _beam_search(tokens_to_logits, state, start_B,
                         batch_size=batch_size,
-                        max_decode_length=max_decode_length, config=config)
+                        max_decode_length=max_decode_length, config=config,
+                        first_logits=first_logits)
   return _sample(tokens_to_logits, state, start_B, batch_size=batch_size,
-                 max_decode_length=max_decode_length, config=config, rng=rng)
+                 max_decode_length=max_decode_length, config=config, rng=rng,
+                 first_logits=first_logits)
 
 
 def _sample(tokens_to_logits, state, start_B, *, batch_size,
-            max_decode_length, config, rng):
+            max_decode_length, config, rng, first_logits=None):
   """Greedy decoding and sampling: N independent rows per input."""
   n = config.num_outputs
   rows = batch_size * n
@@ -270,8 +280,12 @@ def _sample(tokens_to_logits, state, start_B, *, batch_size,
                            jnp.logical_not(jnp.all(done_R)))
 
   def body(carry):
-    step, token_R, state, out_RL, done_R, score_R = carry
+    step, token_R, state = carry[:3]
     logits_RV, state = tokens_to_logits(token_R[:, None], state, step)
+    return advance(carry, logits_RV, state)
+
+  def advance(carry, logits_RV, state):
+    step, token_R, _, out_RL, done_R, score_R = carry
     logits_RV = logits_RV.astype(jnp.float32)
     if argmax:
       token_R = jnp.argmax(logits_RV, axis=-1).astype(jnp.int32)
@@ -294,13 +308,15 @@ def _sample(tokens_to_logits, state, start_B, *, batch_size,
   carry = (jnp.zeros((), jnp.int32), jnp.repeat(start_B, n), state,
            jnp.zeros((rows, max_decode_length), jnp.int32),
            jnp.zeros((rows,), bool), jnp.zeros((rows,), jnp.float32))
+  if first_logits is not None:
+    carry = advance(carry, jnp.repeat(first_logits, n, axis=0), state)
   _, _, _, out_RL, _, score_R = lax.while_loop(cond, body, carry)
   return (out_RL.reshape(batch_size, n, max_decode_length),
           score_R.reshape(batch_size, n))
 
 
 def _beam_search(tokens_to_logits, state, start_B, *, batch_size,
-                 max_decode_length, config):
+                 max_decode_length, config, first_logits=None):
   """Beam search with finished hypotheses kept apart from live ones.
 
   Each step extends the K live beams by every token and keeps the 2K best
@@ -336,6 +352,10 @@ def _beam_search(tokens_to_logits, state, start_B, *, batch_size,
                                  keepdims=False))
     logits_RV, state = tokens_to_logits(
         prev_BK.reshape(batch_size * k, 1), state, step)
+    return advance(carry, logits_RV, state)
+
+  def advance(carry, logits_RV, state):
+    step, live_BKL, live_logp_BK, fin_BKL, fin_scores_BK, _ = carry
     vocab = logits_RV.shape[-1]
     log_probs_BKV = jax.nn.log_softmax(
         logits_RV.astype(jnp.float32), axis=-1).reshape(batch_size, k, vocab)
@@ -378,6 +398,8 @@ def _beam_search(tokens_to_logits, state, start_B, *, batch_size,
            jnp.zeros((batch_size, k, length), jnp.int32),
            jnp.full((batch_size, k), -jnp.inf, jnp.float32),
            state)
+  if first_logits is not None:
+    carry = advance(carry, jnp.repeat(first_logits, k, axis=0), state)
   _, _, _, fin_BKL, fin_scores_BK, _ = lax.while_loop(cond, body, carry)
   scores_BN = fin_scores_BK[:, :n]
   # Slots no hypothesis reached (tiny vocabularies) hold no tokens.
@@ -484,15 +506,22 @@ def encoder_decoder_decode(module: nn.Module,
     state['decoder_input_tokens'] = jnp.zeros(
         (batch_size, max_decode_length), jnp.int32)
 
-  def cached_step(tokens_R1, state, step):
+  def cached_step(tokens_R1, state, step, prefill=False):
     del step  # The cache tracks its own position.
     logits_R1V, variables = module.apply(
         {'params': params, 'cache': state['cache']}, state['encoded'],
         state['encoder_input_tokens'], tokens_R1, tokens_R1,
         enable_dropout=False, decode=True,
-        max_decode_length=max_decode_length, mutable=['cache'],
-        method='decode')
+        max_decode_length=max_decode_length, prefill=prefill,
+        mutable=['cache'], method='decode')
     return logits_R1V[:, -1], {**state, 'cache': variables['cache']}
+
+  first_logits = None
+  if use_cache:
+    # Step 0 runs before the loop, once per input (not per sample or beam),
+    # and caches the cross-attention keys and values for the later steps.
+    first_logits, state = cached_step(
+        jnp.zeros((batch_size, 1), jnp.int32), state, 0, prefill=True)
 
   def full_step(tokens_R1, state, step):
     inputs_RL = lax.dynamic_update_slice(state['decoder_input_tokens'],
@@ -510,7 +539,8 @@ def encoder_decoder_decode(module: nn.Module,
 
   return decode(cached_step if use_cache else full_step, state,
                 batch_size=batch_size, max_decode_length=max_decode_length,
-                config=config, start_tokens=0, rng=rng)
+                config=config, start_tokens=0, rng=rng,
+                first_logits=first_logits)
 
 
 def greedy_decode(module: nn.Module,

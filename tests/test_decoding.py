@@ -123,6 +123,31 @@ def test_narrow_beam_scores_are_the_scores_of_its_sequences():
                                  rtol=1e-5)
 
 
+@pytest.mark.parametrize('config', [
+    Config(), Config(method='sample', num_samples=3, top_k=3),
+    Config(method='beam', beam_size=3, num_samples=2)])
+def test_first_logits_take_the_place_of_step_zero(config):
+  # A caller that already has step 0's logits (a decoder-only prefill) gets
+  # the same outputs; the model is then never asked for step 0.
+  vocab, length, batch = 4, 5, 3
+  ttl, init_state, _ = _prefix_model(batch, vocab, length, seed=4)
+  rng = jax.random.PRNGKey(7)
+  want = _run(ttl, init_state(np.arange(batch)), config, batch, length, rng)
+  first_logits, _ = ttl(jnp.zeros((batch, 1), jnp.int32),
+                        init_state(np.arange(batch)), jnp.asarray(0))
+
+  def no_step_zero(tokens_R1, state, step):
+    logits_RV, state = ttl(tokens_R1, state, step)
+    return jnp.where(step == 0, jnp.nan, logits_RV), state
+
+  got = jax.jit(functools.partial(
+      decoding.decode, no_step_zero, batch_size=batch, max_decode_length=length,
+      config=config))(init_state(np.arange(batch)), rng=rng,
+                      first_logits=first_logits)
+  np.testing.assert_array_equal(np.asarray(got[0]), want[0])
+  np.testing.assert_allclose(np.asarray(got[1]), want[1], rtol=1e-6)
+
+
 def test_batched_rows_are_independent():
   vocab, length, batch = 4, 5, 3
   ttl, init_state, _ = _prefix_model(batch, vocab, length, seed=1)

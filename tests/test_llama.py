@@ -156,8 +156,12 @@ def test_cached_step_logits_equal_full_forward():
     out, v = step(v['cache'], tokens[:, t:t + 1])
     steps.append(out)
   np.testing.assert_allclose(np.concatenate(steps, 1), full, atol=1e-5)
-  key = v['cache']['decoder']['layers_0']['self_attention']['cached_key']
-  assert key.shape == (2, 12, cfg.num_kv_heads, cfg.head_dim)
+  attention = v['cache']['decoder']['layers_0']['self_attention']
+  # Keys [B, N, D, K] and values [B, N, K, D]: the layout a step reads.
+  assert attention['cached_key'].shape == (2, cfg.num_kv_heads, cfg.head_dim,
+                                           12)
+  assert attention['cached_value'].shape == (2, cfg.num_kv_heads, 12,
+                                             cfg.head_dim)
 
 
 def test_left_padded_batch_decodes_like_each_prompt_alone():

@@ -336,6 +336,48 @@ def test_cached_decode_matches_uncached(tiny_params):
   assert not np.array_equal(sampled, uncached)
 
 
+def test_cross_attention_cache_is_filled_once_then_read(tiny_params):
+  # A prefill step stores the projected encoder outputs; later steps read
+  # them (they get zeros for `encoded` here) and give the logits of steps
+  # that project `encoded` every time, and of the full forward pass.
+  module = t5.Transformer(_TINY)
+  rng = np.random.default_rng(2)
+  inputs = jnp.asarray(_padded_tokens(rng, (7, 3), 7, _TINY.vocab_size))
+  length = 6
+  targets = jnp.asarray(rng.integers(2, _TINY.vocab_size, (2, length)),
+                        jnp.int32)
+  decoder_inputs = jnp.concatenate(
+      [jnp.zeros((2, 1), jnp.int32), targets[:, :-1]], axis=1)
+  encoded = module.apply({'params': tiny_params}, inputs,
+                         enable_dropout=False, method='encode')
+
+  def step(cache, enc, tokens_B1, prefill):
+    logits, variables = module.apply(
+        {'params': tiny_params, 'cache': cache}, enc, inputs, tokens_B1,
+        tokens_B1, enable_dropout=False, decode=True,
+        max_decode_length=length, prefill=prefill, mutable=['cache'],
+        method='decode')
+    return logits[:, 0], variables['cache']
+
+  empty = decoding.init_cache(module, tiny_params, encoded, inputs, length)
+  assert 'encoder_decoder_attention' not in empty['decoder']['layers_0']
+  plain, filled = [], []
+  cache_a = cache_b = empty
+  for i in range(length):
+    out, cache_a = step(cache_a, encoded, decoder_inputs[:, i:i + 1], False)
+    plain.append(out)
+    out, cache_b = step(cache_b, encoded if i == 0 else jnp.zeros_like(
+        encoded), decoder_inputs[:, i:i + 1], i == 0)
+    filled.append(out)
+  cross = cache_b['decoder']['layers_0']['encoder_decoder_attention']
+  heads, head_dim = _TINY.num_heads, _TINY.head_dim
+  assert cross['cached_cross_key'].shape == (2, heads, head_dim, 7)
+  assert cross['cached_cross_value'].shape == (2, heads, 7, head_dim)
+  full = _forward(_TINY, tiny_params, inputs, decoder_inputs, targets)
+  np.testing.assert_allclose(np.stack(plain, 1), full, atol=1e-5)
+  np.testing.assert_allclose(np.stack(filled, 1), full, atol=1e-5)
+
+
 def test_decode_needs_max_decode_length(tiny_params):
   tokens = jnp.ones((1, 4), jnp.int32)
   with pytest.raises(ValueError, match='max_decode_length'):

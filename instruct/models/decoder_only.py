@@ -229,36 +229,33 @@ class DecoderOnlyModel:
         decoder_causal_attention=causal_attention,
         enable_dropout=False, decode=True, prefill=True, mutable=['cache'])
     eos_id = cfg.eos_id
-    state = {'cache': variables['cache'],
-             'first_logits': logits_BPV[:, -1],
-             'prompt_lengths': lengths_B}
+    state = {'cache': variables['cache'], 'prompt_lengths': lengths_B}
+
+    def budget_limit(logits_BV, step, prompt_lengths_B):
+      if not budget:
+        return logits_BV
+      full_B1 = (step >= seq_length - prompt_lengths_B)[:, None]
+      eos_only_1V = jnp.where(jnp.arange(logits_BV.shape[-1]) == eos_id,
+                              0.0, _FORCED_OUT)[None]
+      return jnp.where(full_B1, eos_only_1V, logits_BV)
 
     def tokens_to_logits(tokens_B1, state, step):
-      # The last prompt token is already in the cache: step 0 returns the
-      # prefill's logits, later steps append the token just generated.
-      def first():
-        return state['first_logits'], state['cache']
-
-      def later():
-        positions_B1 = (state['prompt_lengths'] + step - 1)[:, None]
-        logits_B1V, new = self.module.apply(
-            {'params': params, 'cache': state['cache']}, tokens_B1,
-            decoder_positions=positions_B1, enable_dropout=False,
-            decode=True, prefill=False, mutable=['cache'])
-        return logits_B1V[:, -1], new['cache']
-
-      logits_BV, cache = lax.cond(step == 0, first, later)
-      if budget:
-        full_B1 = (step >= seq_length - state['prompt_lengths'])[:, None]
-        eos_only_1V = jnp.where(jnp.arange(logits_BV.shape[-1]) == eos_id,
-                                0.0, _FORCED_OUT)[None]
-        logits_BV = jnp.where(full_B1, eos_only_1V, logits_BV)
-      return logits_BV, dict(state, cache=cache)
+      # Steps >= 1 (the prefill gave step 0's logits) append the token just
+      # generated.
+      positions_B1 = (state['prompt_lengths'] + step - 1)[:, None]
+      logits_B1V, new = self.module.apply(
+          {'params': params, 'cache': state['cache']}, tokens_B1,
+          decoder_positions=positions_B1, enable_dropout=False,
+          decode=True, prefill=False, mutable=['cache'])
+      logits_BV = budget_limit(logits_B1V[:, -1], step,
+                               state['prompt_lengths'])
+      return logits_BV, dict(state, cache=new['cache'])
 
     tokens, scores = decoding.decode(
         tokens_to_logits, state, batch_size=batch_size,
         max_decode_length=max_decode_length, config=cfg,
-        start_tokens=left_BP[:, -1], rng=rng)
+        start_tokens=left_BP[:, -1], rng=rng,
+        first_logits=budget_limit(logits_BPV[:, -1], 0, lengths_B))
     return tokens, {'scores': scores}
 
   def _init_cache(self, params, batch_size: int, cache_length: int):

@@ -185,9 +185,14 @@ def _decode_mask(cur: Array, num_queries: int, cache_length: int,
 class Attention(nn.Module):
   """Grouped-query self-attention with RoPE and a key/value cache.
 
-  Cache layout (collection 'cache'): `cached_key`, `cached_value` of shape
-  [B, cache_length, num_kv_heads, head_dim] (keys after RoPE) in the compute
-  dtype, and the int32 scalar `cache_index`, the slot the next token goes to.
+  Cache layout (collection 'cache'): `cached_key` [B, N, D, K] (keys after
+  RoPE) and `cached_value` [B, N, K, D], with N = num_kv_heads, D =
+  head_dim, K = cache_length, in the compute dtype; and the int32 scalar
+  `cache_index`, the slot the next token goes to. Each decoding step reads
+  the whole cache, so it lies the way the step reads it: heads first (no
+  transpose of the cache per step) and the summed dimension (D for the
+  query-key product, K for the weighted values) outside the one kept, so
+  the sums run over contiguous vectors (T5X lays TPU caches out likewise).
   """
   config: LlamaConfig
 
@@ -216,7 +221,7 @@ class Attention(nn.Module):
     num_prefix = peft_prompts.num_prefix_tokens(cfg.peft)
     cache, cur = None, None
     if decode:
-      cache = self._cache(k_BLND, v_BLND)
+      cache = self._cache(batch, length, k_BLND.dtype)
       cur = cache[2].value if cache[3] else None
     if positions_BL is None:
       start = 0 if cur is None else cur
@@ -225,18 +230,23 @@ class Attention(nn.Module):
     inv_freq = rope_inv_freq(cfg)
     q_BLHD = apply_rope(q_BLHD, positions_BL, inv_freq)
     k_BLND = apply_rope(k_BLND, positions_BL, inv_freq)
+    # Keys and values are [B, K, N, D] without a cache; read from one, keys
+    # are [B, N, D, K] and values [B, N, K, D] (see the class docstring).
+    key_spec = value_spec = 'bknd'
     if cur is not None:
       k_BLND, v_BLND, mask = _update_cache(
           cache[:3], k_BLND, v_BLND,
           positions_BL - (num_prompt + num_prefix), causal_attention_BL,
           num_prompt)
+      key_spec, value_spec = 'bndk', 'bnkd'
     if num_prefix:
       # Prefix keys/values are like a cache filled before the input: keys
       # already "rotated" (they are trained as they are), seen by all.
       prefix_k, prefix_v = peft_prompts.attention_prefix(self, kv_heads,
                                                          head_dim)
       k_BLND, v_BLND, mask = peft_prompts.prepend_prefix(
-          prefix_k, prefix_v, k_BLND, v_BLND, mask)
+          prefix_k, prefix_v, k_BLND, v_BLND, mask,
+          key_spec=key_spec, value_spec=value_spec)
 
     groups = heads // kv_heads
     q_BLNGD = q_BLHD.reshape(batch, length, kv_heads, groups, head_dim)
@@ -244,57 +254,82 @@ class Attention(nn.Module):
       q_BLNGD = q_BLNGD.astype(jnp.float32)
       k_BLND = k_BLND.astype(jnp.float32)
     q_BLNGD = q_BLNGD * jnp.asarray(1.0 / math.sqrt(head_dim), q_BLNGD.dtype)
-    logits_BNGQK = jnp.einsum('bqngd,bknd->bngqk', q_BLNGD, k_BLND)
+    logits_BNGQK = _attention_product(f'bqngd,{key_spec}->bngqk', q_BLNGD,
+                                      k_BLND)
     if mask is not None:
       bias_B1QK = jnp.where(mask, 0.0, _MASK_BIAS).astype(logits_BNGQK.dtype)
       logits_BNGQK = logits_BNGQK + bias_B1QK[:, :, None]
     weights = jax.nn.softmax(logits_BNGQK, axis=-1).astype(dtype)
     weights = nn.Dropout(rate=cfg.dropout_rate)(
         weights, deterministic=not enable_dropout)
-    out_BQNGD = jnp.einsum('bngqk,bknd->bqngd', weights, v_BLND.astype(dtype))
+    out_BQNGD = _attention_product(f'bngqk,{value_spec}->bqngd', weights,
+                                   v_BLND.astype(dtype))
     out_BQHD = _constrain_heads(
         out_BQNGD.reshape(batch, length, heads, head_dim))
     return _dense(cfg.emb_dim, ('joined_kv', 'embed'), dtype, 'out', cfg.peft)(
         out_BQHD.reshape(batch, length, heads * head_dim))
 
-  def _cache(self, k_BLND: Array, v_BLND: Array):
+  def _cache(self, batch: int, length: int, dtype):
     """(cached_key, cached_value, cache_index, initialized) variables.
 
     The first (initialising) call's length becomes the cache length, T5X's
     recipe; that call attends like a plain one and writes nothing.
     """
+    cfg = self.config
     initialized = self.has_variable('cache', 'cached_key')
-    key = self.variable('cache', 'cached_key', jnp.zeros, k_BLND.shape,
-                        k_BLND.dtype)
-    value = self.variable('cache', 'cached_value', jnp.zeros, v_BLND.shape,
-                          v_BLND.dtype)
+    kv_heads, head_dim = cfg.num_kv_heads, cfg.head_dim
+    key = self.variable('cache', 'cached_key', jnp.zeros,
+                        (batch, kv_heads, head_dim, length), dtype)
+    value = self.variable('cache', 'cached_value', jnp.zeros,
+                          (batch, kv_heads, length, head_dim), dtype)
     index = self.variable('cache', 'cache_index',
                           lambda: jnp.array(0, dtype=jnp.int32))
     return key, value, index, initialized
+
+
+def _attention_product(spec: str, a: Array, b: Array) -> Array:
+  """`jnp.einsum(spec, a, b)`, with one decoding query as multiply-and-sum.
+
+  A decoding step has one query per row, so both attention products are
+  matrix-vector work over the cache. XLA:CPU runs a batched dot as one small
+  GEMM per (row, head); an elementwise product and a sum is one fused loop
+  that reads the cache once, in the order it lies.
+  """
+  if spec == 'bqngd,bndk->bngqk' and a.shape[1] == 1:  # queries x keys
+    # [B, N, G, D, 1] * [B, N, 1, D, K], summed over D.
+    return jnp.sum(a[:, 0, :, :, :, None] * b[:, :, None], axis=3)[
+        :, :, :, None]
+  if spec == 'bngqk,bnkd->bqngd' and a.shape[3] == 1:  # weights x values
+    # [B, N, G, K, 1] * [B, N, 1, K, D], summed over K.
+    return jnp.sum(a[:, :, :, 0, :, None] * b[:, :, None], axis=3)[:, None]
+  return jnp.einsum(spec, a, b)
 
 
 def _update_cache(variables, k_BQND, v_BQND, positions_BQ,
                   causal_attention_BQ, num_virtual=0):
   """Writes Q new keys/values at the cache index; returns cache and mask.
 
+  Keys are cached as [B, N, D, K], values as [B, N, K, D] (see `Attention`);
   `positions_BQ` count real tokens (see `_decode_mask`)."""
   cached_key, cached_value, index = variables
-  batch, cache_length, kv_heads, head_dim = cached_key.value.shape
+  batch, kv_heads, cache_length, head_dim = cached_value.value.shape
   num_queries = k_BQND.shape[1]
   if (k_BQND.shape[0] != batch or k_BQND.shape[2:] != (kv_heads, head_dim)
       or num_queries > cache_length):
     raise ValueError(
-        f'Cached decoding: keys of shape {k_BQND.shape} do not fit the '
-        f'cache {cached_key.value.shape} (batch, length <= cache length, '
-        'kv heads, head dim).')
+        f'Cached decoding: keys of shape {k_BQND.shape} (batch, length, kv '
+        f'heads, head dim) do not fit the cache {cached_value.value.shape} '
+        '(batch, kv heads, cache length >= length, head dim).')
   cur = index.value
   zero = jnp.zeros((), jnp.int32)
   cached_key.value = lax.dynamic_update_slice(
-      cached_key.value, k_BQND.astype(cached_key.value.dtype),
-      (zero, cur, zero, zero))
+      cached_key.value,
+      k_BQND.transpose(0, 2, 3, 1).astype(cached_key.value.dtype),
+      (zero, zero, zero, cur))
   cached_value.value = lax.dynamic_update_slice(
-      cached_value.value, v_BQND.astype(cached_value.value.dtype),
-      (zero, cur, zero, zero))
+      cached_value.value,
+      v_BQND.transpose(0, 2, 1, 3).astype(cached_value.value.dtype),
+      (zero, zero, cur, zero))
   index.value = cur + num_queries
   mask = _decode_mask(cur, num_queries, cache_length, positions_BQ,
                       causal_attention_BQ, num_virtual)

@@ -249,9 +249,18 @@ class RelativePositionBiases(nn.Module):
 class MultiHeadDotProductAttention(nn.Module):
   """Multi-head attention with an optional key/value cache for decoding.
 
-  Cache layout (collection 'cache'): `cached_key` and `cached_value` of shape
-  [B, max_length, H, D] in the compute dtype, and the int32 scalar
-  `cache_index`, the position the next token is written to.
+  Cache layout (collection 'cache'): `cached_key` [B, H, D, max_length] and
+  `cached_value` [B, H, max_length, D] in the compute dtype, and the int32
+  scalar `cache_index`, the position the next token is written to. A
+  decoding step reads the whole cache, so it lies the way the step reads
+  it: heads first and the summed dimension outside the kept one (T5X lays
+  its TPU caches out likewise).
+
+  Cross-attention (`cross_attention=True`) keeps the projected encoder
+  outputs, `cached_cross_key` [B, H, D, K] and `cached_cross_value`
+  [B, H, K, D], when a decoding call says `prefill` (the first step; T5X
+  re-projects them every step). Later decoding calls read them; without a
+  prefill call they project `inputs_kv` as usual.
   """
   num_heads: int
   head_dim: int
@@ -259,12 +268,14 @@ class MultiHeadDotProductAttention(nn.Module):
   float32_logits: bool = True
   dtype: Any = jnp.float32
   peft: Optional[Any] = None
+  cross_attention: bool = False
 
   @nn.compact
   def __call__(self, inputs_q: Array, inputs_kv: Array,
                mask: Optional[Array] = None, bias: Optional[Array] = None,
                relpos_table: Optional[Array] = None, *,
-               enable_dropout: bool = True, decode: bool = False) -> Array:
+               enable_dropout: bool = True, decode: bool = False,
+               prefill: bool = False) -> Array:
     """Attends `inputs_q` [B, Q, E] to `inputs_kv` [B, K, E].
 
     Args:
@@ -276,6 +287,8 @@ class MultiHeadDotProductAttention(nn.Module):
         `RelativePositionBiases.table`, sliced at the cache index.
       enable_dropout: dropout on the attention probabilities.
       decode: single-token step against the key/value cache.
+      prefill: with `decode`, the first step: cross-attention stores the
+        projected `inputs_kv` in the cache for the later steps.
 
     Returns:
       [B, Q, E] outputs.
@@ -291,6 +304,20 @@ class MultiHeadDotProductAttention(nn.Module):
                                    dtype=self.dtype, peft=self.peft)
     q_BQHD = self._split_heads(
         projection(kernel_init=query_init, name='query')(inputs_q))
+    if self.cross_attention and decode and (
+        prefill or self.has_variable('cache', 'cached_cross_key')):
+      if prefill:
+        self.put_variable('cache', 'cached_cross_key', self._split_heads(
+            projection(kernel_init=_attention_kernel_init, name='key')(
+                inputs_kv)).transpose(0, 2, 3, 1))
+        self.put_variable('cache', 'cached_cross_value', self._split_heads(
+            projection(kernel_init=_attention_kernel_init, name='value')(
+                inputs_kv)).transpose(0, 2, 1, 3))
+      return self._attend(q_BQHD, self.get_variable('cache',
+                                                    'cached_cross_key'),
+                          self.get_variable('cache', 'cached_cross_value'),
+                          'bhdk', 'bhkd', mask, None, enable_dropout,
+                          inputs_q.shape[-1])
     k_BKHD = self._split_heads(
         projection(kernel_init=_attention_kernel_init, name='key')(inputs_kv))
     v_BKHD = self._split_heads(
@@ -305,21 +332,40 @@ class MultiHeadDotProductAttention(nn.Module):
           self, self.num_heads, self.head_dim)
       num_prefix = prefix_k.shape[0]
 
-    if decode:
-      k_BKHD, v_BKHD, mask, bias = self._use_cache(k_BKHD, v_BKHD, mask, bias,
-                                                   relpos_table, num_prefix)
+    # Keys and values: [B, K, H, D], or for one query (a decoding step)
+    # keys [B, H, D, K] and values [B, H, K, D] (see the class docstring).
+    keys, values, cached = k_BKHD, v_BKHD, False
+    if decode and not self.cross_attention:
+      keys, values, mask, bias, cached = self._use_cache(
+          k_BKHD, v_BKHD, mask, bias, relpos_table, num_prefix)
+    key_spec = value_spec = 'bkhd'
+    if cached or q_BQHD.shape[1] == 1:
+      key_spec, value_spec = 'bhdk', 'bhkd'
+    if not cached and q_BQHD.shape[1] == 1:
+      keys = k_BKHD.transpose(0, 2, 3, 1)
+      values = v_BKHD.transpose(0, 2, 1, 3)
     if num_prefix:
-      k_BKHD, v_BKHD, mask = peft_prompts.prepend_prefix(
-          prefix_k, prefix_v, k_BKHD, v_BKHD, mask)
-      if bias is not None and bias.shape[-1] != k_BKHD.shape[1]:
+      keys, values, mask = peft_prompts.prepend_prefix(
+          prefix_k, prefix_v, keys, values, mask,
+          key_spec=key_spec.replace('h', 'n'),
+          value_spec=value_spec.replace('h', 'n'))
+      num_keys = keys.shape[key_spec.index('k')]
+      if bias is not None and bias.shape[-1] != num_keys:
         raise ValueError(
             f'Prefix tuning: the position bias spans {bias.shape[-1]} keys, '
-            f'expected {k_BKHD.shape[1]} ({num_prefix} prefix + own keys).')
+            f'expected {num_keys} ({num_prefix} prefix + own keys).')
+    return self._attend(q_BQHD, keys, values, key_spec, value_spec, mask,
+                        bias, enable_dropout, inputs_q.shape[-1])
 
+  def _attend(self, q_BQHD, keys, values, key_spec, value_spec, mask, bias,
+              enable_dropout, out_features):
+    """Softmax attention of the queries over keys/values laid out as their
+    specs say, then the output projection."""
+    joined_kv = self.num_heads * self.head_dim
     if self.float32_logits:
       q_BQHD = q_BQHD.astype(jnp.float32)
-      k_BKHD = k_BKHD.astype(jnp.float32)
-    logits_BHQK = jnp.einsum('bqhd,bkhd->bhqk', q_BQHD, k_BKHD)
+      keys = keys.astype(jnp.float32)
+    logits_BHQK = _attention_product(f'bqhd,{key_spec}->bhqk', q_BQHD, keys)
     if mask is not None:
       logits_BHQK = logits_BHQK + jnp.where(mask, 0.0, _MASK_BIAS).astype(
           logits_BHQK.dtype)
@@ -330,11 +376,12 @@ class MultiHeadDotProductAttention(nn.Module):
     weights_BHQK = nn.Dropout(rate=self.dropout_rate, broadcast_dims=(-2,))(
         weights_BHQK, deterministic=not enable_dropout)
 
-    out_BQHD = jnp.einsum('bhqk,bkhd->bqhd', weights_BHQK, v_BKHD)
+    out_BQHD = _attention_product(f'bhqk,{value_spec}->bqhd', weights_BHQK,
+                                  values)
     out_BQHD = nn.with_logical_constraint(out_BQHD,
                                           ('batch', 'length', 'heads', 'kv'))
     out_BQJ = out_BQHD.reshape(out_BQHD.shape[:2] + (joined_kv,))
-    return Dense(inputs_q.shape[-1], ('joined_kv', 'embed'),
+    return Dense(out_features, ('joined_kv', 'embed'),
                  kernel_init=_attention_kernel_init, dtype=self.dtype,
                  peft=self.peft, name='out')(out_BQJ)
 
@@ -349,19 +396,26 @@ class MultiHeadDotProductAttention(nn.Module):
 
     With `num_prefix` prefix keys (prefix tuning) the relative position row
     also covers them: they sit at positions 0..n-1, the cache after them.
+
+    Returns:
+      (keys, values, mask, bias, whether keys and values come from the
+      cache: not on the initialising call, which returns its inputs).
     """
     initialized = self.has_variable('cache', 'cached_key')
     # On the first (initialising) call the inputs span the full decode length,
     # which gives the cache its shape.
-    cached_key = self.variable('cache', 'cached_key', jnp.zeros, k_BKHD.shape,
+    batch, length, num_heads, head_dim = k_BKHD.shape
+    cached_key = self.variable('cache', 'cached_key', jnp.zeros,
+                               (batch, num_heads, head_dim, length),
                                k_BKHD.dtype)
     cached_value = self.variable('cache', 'cached_value', jnp.zeros,
-                                 v_BKHD.shape, v_BKHD.dtype)
+                                 (batch, num_heads, length, head_dim),
+                                 v_BKHD.dtype)
     cache_index = self.variable('cache', 'cache_index',
                                 lambda: jnp.array(0, dtype=jnp.int32))
     if not initialized:
-      return k_BKHD, v_BKHD, mask, None
-    batch, max_length, num_heads, head_dim = cached_key.value.shape
+      return k_BKHD, v_BKHD, mask, None, False
+    batch, num_heads, max_length, head_dim = cached_value.value.shape
     if k_BKHD.shape != (batch, 1, num_heads, head_dim):
       raise ValueError(
           'Cached decoding takes one token per step: expected keys of shape '
@@ -369,11 +423,13 @@ class MultiHeadDotProductAttention(nn.Module):
     cur = cache_index.value
     zero = jnp.zeros((), jnp.int32)
     cached_key.value = lax.dynamic_update_slice(
-        cached_key.value, k_BKHD.astype(cached_key.value.dtype),
-        (zero, cur, zero, zero))
+        cached_key.value,
+        k_BKHD.transpose(0, 2, 3, 1).astype(cached_key.value.dtype),
+        (zero, zero, zero, cur))
     cached_value.value = lax.dynamic_update_slice(
-        cached_value.value, v_BKHD.astype(cached_value.value.dtype),
-        (zero, cur, zero, zero))
+        cached_value.value,
+        v_BKHD.transpose(0, 2, 1, 3).astype(cached_value.value.dtype),
+        (zero, zero, cur, zero))
     cache_index.value = cur + 1
 
     # Keys not yet written are still zeros; mask them out.
@@ -392,7 +448,24 @@ class MultiHeadDotProductAttention(nn.Module):
                                         total, axis=1)
       row = row_HK[None, :, None, :]
       bias = row if bias is None else bias + row
-    return cached_key.value, cached_value.value, mask, bias
+    return cached_key.value, cached_value.value, mask, bias, True
+
+
+def _attention_product(spec: str, a: Array, b: Array) -> Array:
+  """`jnp.einsum(spec, a, b)`, with one query as a multiply-and-sum.
+
+  With one query per row both attention products are matrix-vector work.
+  XLA:CPU runs a batched dot as one small GEMM per (row, head); an
+  elementwise product and a sum is one fused loop over keys [B, H, D, K] or
+  values [B, H, K, D] in the order they lie.
+  """
+  if spec == 'bqhd,bhdk->bhqk' and a.shape[1] == 1:  # queries x keys
+    # [B, H, D, 1] * [B, H, D, K], summed over D.
+    return jnp.sum(a[:, 0, :, :, None] * b, axis=2)[:, :, None]
+  if spec == 'bhqk,bhkd->bqhd' and a.shape[2] == 1:  # weights x values
+    # [B, H, K, 1] * [B, H, K, D], summed over K.
+    return jnp.sum(a[:, :, 0, :, None] * b, axis=2)[:, None]
+  return jnp.einsum(spec, a, b)
 
 
 class MlpBlock(nn.Module):
@@ -427,12 +500,14 @@ def _dropout(config: T5Config, x: Array, enable_dropout: bool) -> Array:
       x, deterministic=not enable_dropout)
 
 
-def _attention(config: T5Config, name: str) -> MultiHeadDotProductAttention:
+def _attention(config: T5Config, name: str,
+               cross_attention: bool = False) -> MultiHeadDotProductAttention:
   return MultiHeadDotProductAttention(
       num_heads=config.num_heads, head_dim=config.head_dim,
       dropout_rate=config.dropout_rate,
       float32_logits=config.float32_attention_logits,
-      dtype=config.compute_dtype, peft=config.peft, name=name)
+      dtype=config.compute_dtype, peft=config.peft,
+      cross_attention=cross_attention, name=name)
 
 
 def _mlp(config: T5Config) -> MlpBlock:
@@ -477,7 +552,8 @@ class DecoderLayer(nn.Module):
 
   @nn.compact
   def __call__(self, x_BLE, encoded_BKE, decoder_mask, encoder_decoder_mask,
-               bias, relpos_table, *, enable_dropout=True, decode=False):
+               bias, relpos_table, *, enable_dropout=True, decode=False,
+               prefill=False):
     cfg = self.config
     h = RMSNorm(dtype=cfg.compute_dtype,
                 name='pre_self_attention_layer_norm')(x_BLE)
@@ -489,8 +565,9 @@ class DecoderLayer(nn.Module):
     x_BLE = _constrain(x_BLE + _dropout(cfg, h, enable_dropout))
     h = RMSNorm(dtype=cfg.compute_dtype,
                 name='pre_cross_attention_layer_norm')(x_BLE)
-    h = _attention(cfg, 'encoder_decoder_attention')(
-        h, encoded_BKE, encoder_decoder_mask, enable_dropout=enable_dropout)
+    h = _attention(cfg, 'encoder_decoder_attention', cross_attention=True)(
+        h, encoded_BKE, encoder_decoder_mask, enable_dropout=enable_dropout,
+        decode=decode, prefill=prefill)
     x_BLE = _constrain(x_BLE + _dropout(cfg, h, enable_dropout))
     h = RMSNorm(dtype=cfg.compute_dtype, name='pre_mlp_layer_norm')(x_BLE)
     h = _mlp(cfg)(h, enable_dropout=enable_dropout)
@@ -549,7 +626,7 @@ class Decoder(nn.Module):
   @nn.compact
   def __call__(self, encoded_BKE, tokens_BL, decoder_mask,
                encoder_decoder_mask, *, enable_dropout=True, decode=False,
-               max_decode_length=None, positions_BL=None):
+               max_decode_length=None, positions_BL=None, prefill=False):
     cfg = self.config
     relpos = _relpos_bias(cfg)
     # Prefix tuning: n prefix keys at positions 0..n-1 in every
@@ -580,7 +657,7 @@ class Decoder(nn.Module):
     for i in range(cfg.num_decoder_layers):
       x = DecoderLayer(cfg, name=f'layers_{i}')(
           x, encoded_BKE, decoder_mask, encoder_decoder_mask, bias, table,
-          enable_dropout=enable_dropout, decode=decode)
+          enable_dropout=enable_dropout, decode=decode, prefill=prefill)
     x = RMSNorm(dtype=cfg.compute_dtype, name='decoder_norm')(x)
     x = _constrain(_dropout(cfg, x, enable_dropout))
     if cfg.logits_via_embedding:
@@ -642,7 +719,8 @@ class Transformer(nn.Module):
   def decode(self, encoded, encoder_input_tokens, decoder_input_tokens,
              decoder_target_tokens, encoder_segment_ids=None,
              decoder_segment_ids=None, decoder_positions=None, *,
-             enable_dropout=True, decode=False, max_decode_length=None):
+             enable_dropout=True, decode=False, max_decode_length=None,
+             prefill=False):
     """Runs the decoder on encoder outputs and returns float32 logits.
 
     Args:
@@ -660,6 +738,9 @@ class Transformer(nn.Module):
         mutable. The first such call with [B, max_decode_length] inputs only
         creates the cache.
       max_decode_length: cache length; required with `decode`.
+      prefill: with `decode`, this is the first step: the cross-attention
+        keys and values of `encoded` go into the cache and later steps read
+        them instead of projecting `encoded` again.
 
     Returns:
       Logits [B, L, vocab] in float32.
@@ -696,7 +777,8 @@ class Transformer(nn.Module):
     return self.decoder(encoded, decoder_input_tokens, decoder_mask,
                         encoder_decoder_mask, enable_dropout=enable_dropout,
                         decode=decode, max_decode_length=max_decode_length,
-                        positions_BL=None if decode else decoder_positions)
+                        positions_BL=None if decode else decoder_positions,
+                        prefill=prefill)
 
   def __call__(self, encoder_input_tokens, decoder_input_tokens,
                decoder_target_tokens, encoder_segment_ids=None,

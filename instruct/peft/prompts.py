@@ -282,20 +282,30 @@ def attention_prefix(module: nn.Module, kv_heads: int,
   return (k.reshape(n, kv_heads, head_dim), v.reshape(n, kv_heads, head_dim))
 
 
-def prepend_prefix(prefix_k_NHD, prefix_v_NHD, k_BKHD, v_BKHD, mask):
-  """Puts n prefix keys/values before every row's keys; all are visible."""
-  batch = k_BKHD.shape[0]
+def prepend_prefix(prefix_k_NHD, prefix_v_NHD, keys, values, mask, *,
+                   key_spec: str = 'bknd', value_spec: str = 'bknd'):
+  """Puts n prefix keys/values before every row's keys; all are visible.
+
+  Keys and values are laid out as their specs say (b batch, k keys, n heads,
+  d head dimension): [B, K, H, D] by default, a Llama cache otherwise. The
+  prefix is [n, H, D] either way.
+  """
+  batch = keys.shape[0]
   n = prefix_k_NHD.shape[0]
-  k_BKHD = jnp.concatenate([jnp.broadcast_to(
-      prefix_k_NHD.astype(k_BKHD.dtype)[None], (batch,) + prefix_k_NHD.shape),
-                            k_BKHD], axis=1)
-  v_BKHD = jnp.concatenate([jnp.broadcast_to(
-      prefix_v_NHD.astype(v_BKHD.dtype)[None], (batch,) + prefix_v_NHD.shape),
-                            v_BKHD], axis=1)
+
+  def prepend(prefix_NHD, x, spec):
+    # The prefix in the spec's order, without the batch; then broadcast.
+    prefix = jnp.transpose(prefix_NHD, ['knd'.index(c) for c in spec[1:]])
+    prefix = jnp.broadcast_to(prefix.astype(x.dtype)[None],
+                              (batch,) + prefix.shape)
+    return jnp.concatenate([prefix, x], axis=spec.index('k'))
+
+  keys = prepend(prefix_k_NHD, keys, key_spec)
+  values = prepend(prefix_v_NHD, values, value_spec)
   if mask is not None:
     mask = jnp.concatenate(
         [jnp.ones(mask.shape[:3] + (n,), bool), mask.astype(bool)], axis=-1)
-  return k_BKHD, v_BKHD, mask
+  return keys, values, mask
 
 
 def reparam_module(peft_config, num_layers: int,
