@@ -232,9 +232,10 @@ class Attention(nn.Module):
     k_BLND = apply_rope(k_BLND, positions_BL, inv_freq)
     # Keys and values are [B, K, N, D] without a cache; read from one, keys
     # are [B, N, D, K] and values [B, N, K, D] (see the class docstring).
+    keys, values = k_BLND, v_BLND
     key_spec = value_spec = 'bknd'
     if cur is not None:
-      k_BLND, v_BLND, mask = _update_cache(
+      keys, values, mask = _update_cache(
           cache[:3], k_BLND, v_BLND,
           positions_BL - (num_prompt + num_prefix), causal_attention_BL,
           num_prompt)
@@ -244,18 +245,18 @@ class Attention(nn.Module):
       # already "rotated" (they are trained as they are), seen by all.
       prefix_k, prefix_v = peft_prompts.attention_prefix(self, kv_heads,
                                                          head_dim)
-      k_BLND, v_BLND, mask = peft_prompts.prepend_prefix(
-          prefix_k, prefix_v, k_BLND, v_BLND, mask,
+      keys, values, mask = peft_prompts.prepend_prefix(
+          prefix_k, prefix_v, keys, values, mask,
           key_spec=key_spec, value_spec=value_spec)
 
     groups = heads // kv_heads
     q_BLNGD = q_BLHD.reshape(batch, length, kv_heads, groups, head_dim)
     if cfg.float32_attention_logits:
       q_BLNGD = q_BLNGD.astype(jnp.float32)
-      k_BLND = k_BLND.astype(jnp.float32)
+      keys = keys.astype(jnp.float32)
     q_BLNGD = q_BLNGD * jnp.asarray(1.0 / math.sqrt(head_dim), q_BLNGD.dtype)
     logits_BNGQK = _attention_product(f'bqngd,{key_spec}->bngqk', q_BLNGD,
-                                      k_BLND)
+                                      keys)
     if mask is not None:
       bias_B1QK = jnp.where(mask, 0.0, _MASK_BIAS).astype(logits_BNGQK.dtype)
       logits_BNGQK = logits_BNGQK + bias_B1QK[:, :, None]
@@ -263,7 +264,7 @@ class Attention(nn.Module):
     weights = nn.Dropout(rate=cfg.dropout_rate)(
         weights, deterministic=not enable_dropout)
     out_BQNGD = _attention_product(f'bngqk,{value_spec}->bqngd', weights,
-                                   v_BLND.astype(dtype))
+                                   values.astype(dtype))
     out_BQHD = _constrain_heads(
         out_BQNGD.reshape(batch, length, heads, head_dim))
     return _dense(cfg.emb_dim, ('joined_kv', 'embed'), dtype, 'out', cfg.peft)(
