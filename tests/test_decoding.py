@@ -361,3 +361,48 @@ def test_model_predict_paths_and_deprecated_temperature(tiny):
     old = encoder_decoder.EncoderDecoderModel(module, vocab, vocab,
                                               decode_temperature=0.5)
   assert old.decoding_config == Config(method='sample', temperature=0.5)
+
+
+@pytest.mark.parametrize('family', ['t5', 'llama'])
+@pytest.mark.parametrize('config', [
+    Config(method='greedy', eos_id=-1, max_decode_length=6),
+    Config(method='beam', beam_size=2, num_samples=2, eos_id=-1,
+           max_decode_length=6)])
+def test_sharded_decoding_equals_one_device(family, config):
+  # 8 devices (conftest): data-parallel 8 and data 4 x model 2, parameters
+  # sharded by their logical axes, give the one-device tokens.
+  from instruct import partitioning  # pylint: disable=g-import-not-at-top
+  from instruct.models import decoder_only  # pylint: disable=g-import-not-at-top
+  from instruct.models import llama  # pylint: disable=g-import-not-at-top
+  vocab = seqio.ByteVocabulary()
+  rng = np.random.default_rng(5)
+  inputs = rng.integers(3, 255, (8, 7)).astype(np.int32)
+  inputs[::2, 4:] = 0
+  if family == 't5':
+    model = encoder_decoder.EncoderDecoderModel(t5.Transformer(t5.T5Config(
+        vocab_size=384, emb_dim=16, num_heads=2, head_dim=8, mlp_dim=32,
+        num_encoder_layers=1, num_decoder_layers=2)), vocab, vocab)
+    batch = {'encoder_input_tokens': inputs,
+             'decoder_input_tokens': np.zeros((8, 6), np.int32)}
+  else:
+    model = decoder_only.DecoderOnlyModel(llama.LlamaTransformer(
+        llama.LlamaConfig(emb_dim=16, num_heads=2, num_kv_heads=2,
+                          head_dim=8, mlp_dim=32)), vocab)
+    batch = {'inputs': inputs,
+             'decoder_input_tokens': np.zeros((8, 16), np.int32)}
+  boxed = model.get_initial_variables(
+      jax.random.PRNGKey(0), {k: v.shape for k, v in batch.items()}
+  )['params']
+  params = nn.unbox(boxed)
+
+  def predict(p, b):
+    return model.predict_batch_with_aux(p, b, decoding_config=config)[0]
+
+  want = np.asarray(jax.jit(predict)(params, batch))
+  for num_partitions in (1, 2):
+    part = partitioning.Partitioner(num_partitions=num_partitions)
+    sharded = jax.device_put(params, part.boxed_to_shardings(boxed))
+    with part.context():
+      got = jax.jit(predict)(sharded, part.shard_batch(batch))
+    np.testing.assert_array_equal(np.asarray(got), want,
+                                  err_msg=f'{num_partitions} partitions')
