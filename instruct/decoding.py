@@ -238,7 +238,8 @@ def decode(tokens_to_logits: TokensToLogits,
     max_decode_length: tokens to generate at most (`config.max_decode_length`
       is the models' business, not read here).
     config: what to do; static.
-    start_tokens: int or [batch_size] tokens fed at step 0.
+    start_tokens: int or [batch_size] tokens fed at step 0 (not used with
+      `first_logits`, which already are step 0's output).
     rng: PRNG key, needed to sample (temperature > 0).
     first_logits: [batch_size, V] logits of step 0 when the caller already
       has them (a decoder-only prefill over the whole prompt gives them);

@@ -89,9 +89,10 @@ def evaluate(*, model, checkpoint_path: str, output_dir: str,
 
   With several checkpoints it also plots score vs step
   (`output_dir/score_vs_step.png`) and the score per cluster of the first
-  checkpoint next to the last (`output_dir/score_per_cluster.png`). With `train_mixture` (the mixture the
-  model was tuned on) it prints seen vs unseen clusters and templates, the
-  FLAN paper's held-out protocol, for the last checkpoint against the first.
+  checkpoint next to the last (`output_dir/score_per_cluster.png`). With
+  `train_mixture` (the mixture the model was tuned on) it prints seen vs
+  unseen clusters and templates, the FLAN paper's held-out protocol, for the
+  last checkpoint against the first.
   """
   partitioner = partitioner or partitioning_lib.Partitioner()
   # Cheap checks first, before any data is read or code compiled: the task

@@ -253,8 +253,7 @@ class DecoderOnlyModel:
 
     tokens, scores = decoding.decode(
         tokens_to_logits, state, batch_size=batch_size,
-        max_decode_length=max_decode_length, config=cfg,
-        start_tokens=left_BP[:, -1], rng=rng,
+        max_decode_length=max_decode_length, config=cfg, rng=rng,
         first_logits=budget_limit(logits_BPV[:, -1], 0, lengths_B))
     return tokens, {'scores': scores}
 
