@@ -49,7 +49,6 @@ from typing import (Any, Dict, Iterator, List, Mapping, Optional,
                     Sequence, Tuple)
 
 import gin
-from rouge_score import rouge_scorer
 import tensorflow as tf
 
 from instruct import metrics
@@ -452,17 +451,9 @@ def load_instances(path: str, options: InstanceOptions
   return _load_columns(path, os.path.getmtime(path), options)
 
 
-def rouge_l(targets: Sequence[Any],
-            predictions: Sequence[Any]) -> Dict[str, float]:
-  """ROUGE-L F-measure (x100), NIv2's main metric."""
-  scorer = rouge_scorer.RougeScorer(['rougeL'], use_stemmer=True)
-  if not targets:
-    return {'rougeL': 0.0}
-  total = 0.0
-  for t, p in zip(targets, predictions):
-    total += scorer.score(metrics.normalize_text(t),
-                          metrics.normalize_text(p))['rougeL'].fmeasure
-  return {'rougeL': 100.0 * total / len(targets)}
+# NIv2's main metric; the one ROUGE-L of `instruct.metrics` (normalised text,
+# 0 for no examples).
+rouge_l = metrics.rouge_l
 
 
 def make_spec(task: NIv2Task, encodings: Sequence[str] = DEFAULT_ENCODINGS,

@@ -42,7 +42,6 @@ import re
 from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence
 
 import numpy as np
-from rouge_score import rouge_scorer
 import seqio
 import tensorflow as tf
 
@@ -53,7 +52,6 @@ from instruct.data import templates as templates_lib
 from instruct.data import variants as variants_lib
 from instruct.data.flan2021 import common
 from instruct.errors import UserError
-from instruct.evals import qa_metrics
 
 SOURCE = 'bench'
 DEFAULT_SHOTS = 5
@@ -97,16 +95,10 @@ class Benchmark:
 # --- Postprocessors and metrics. --------------------------------------------
 
 
-def _text(value: Any) -> str:
-  if isinstance(value, bytes):
-    return value.decode('utf-8', errors='replace')
-  return str(value)
-
-
 def first_line(text: Any) -> str:
   """The generation up to its first line break (a few-shot model tends to go
   on with the next 'Question:'), stripped."""
-  return _text(text).strip().split('\n', 1)[0].strip()
+  return metrics.as_text(text).strip().split('\n', 1)[0].strip()
 
 
 def qa_postprocessor(text: Any, example: Optional[Mapping[str, Any]] = None,
@@ -120,8 +112,9 @@ def qa_postprocessor(text: Any, example: Optional[Mapping[str, Any]] = None,
   """
   if is_target:
     if example is not None and REFERENCES_KEY in example:
-      return [_text(r) for r in np.asarray(example[REFERENCES_KEY]).reshape(-1)]
-    return [_text(text)]
+      return [metrics.as_text(r)
+              for r in np.asarray(example[REFERENCES_KEY]).reshape(-1)]
+    return [metrics.as_text(text)]
   answer = first_line(text)
   if answer.lower().rstrip('.') == UNANSWERABLE:
     return ''
@@ -149,7 +142,7 @@ def extract_final_number(text: Any) -> str:
   then anywhere; the last number found wins. Commas and '$' are dropped and
   '18.00' becomes '18'. Returns '' when the text has no number.
   """
-  text = _text(text)
+  text = metrics.as_text(text)
   for marker in ('####', 'the answer is'):
     position = text.lower().rfind(marker)
     if position >= 0:
@@ -172,24 +165,14 @@ def generation_postprocessor(text: Any,
                              is_target: bool = False) -> str:
   """Strips the text; predictions are cut where a new exemplar would start."""
   del example
-  text = _text(text).strip()
+  text = metrics.as_text(text).strip()
   if not is_target:
     text = re.split(r'\n\s*\n', text, maxsplit=1)[0].strip()
   return text
 
 
-def rouge_l(targets: Sequence[Any],
-            predictions: Sequence[Any]) -> Dict[str, float]:
-  """Mean ROUGE-L F-measure (rouge-score, stemming), besides Lsum."""
-  if len(targets) != len(predictions):
-    raise ValueError(f'rouge_l: {len(targets)} targets but {len(predictions)} '
-                     'predictions.')
-  if not targets:
-    return {'rougeL': float('nan')}
-  scorer = rouge_scorer.RougeScorer(['rougeL'], use_stemmer=True)
-  values = [scorer.score(_text(t), _text(p))['rougeL'].fmeasure
-            for t, p in zip(targets, predictions)]
-  return {'rougeL': 100.0 * float(np.mean(values))}
+# ROUGE-L besides ROUGE-1/2/Lsum: the one of `instruct.metrics`.
+rouge_l = metrics.rouge_l
 
 
 # --- Data. --------------------------------------------------------------------
@@ -289,7 +272,7 @@ def mmlu_loader(directory: str) -> Callable[[str], tf.data.Dataset]:
 
 # --- The benchmarks. ----------------------------------------------------------
 
-_QA = (qa_metrics.squad,)
+_QA = (metrics.squad,)
 # Two- and three-way datasets share the prompt; their option lists differ.
 _NLI = Template(
     inputs='Premise: {premise}\nHypothesis: {hypothesis}\nDoes the premise '
@@ -331,7 +314,7 @@ def tfds_benchmarks() -> List[Benchmark]:
               inputs='Title: {title}\nBackground: {context}\n'
               'Question: {question}\nAnswer with a span of the background, '
               f'or "{UNANSWERABLE}" if it does not say.\nAnswer:'),
-          eval_split='validation', metric_fns=(qa_metrics.squad_v2,),
+          eval_split='validation', metric_fns=(metrics.squad_v2,),
           postprocess_fn=qa_postprocessor,
           description='SQuAD 2.0; "unanswerable" abstains.'),
       Benchmark(
@@ -369,7 +352,7 @@ def tfds_benchmarks() -> List[Benchmark]:
           load=_flan_loader('cnn_dailymail'),
           template=Template(inputs='Article: {text}\nSummarize the article '
                             'in a few sentences.\nSummary:'),
-          eval_split='test', metric_fns=(qa_metrics.rouge, rouge_l),
+          eval_split='test', metric_fns=(metrics.rouge, rouge_l),
           postprocess_fn=generation_postprocessor,
           description='CNN/DailyMail 3.0.0 highlights.'),
       Benchmark(
@@ -377,7 +360,7 @@ def tfds_benchmarks() -> List[Benchmark]:
           load=_flan_loader('wmt16_de_en'),
           template=Template(inputs='Translate German to English.\nGerman: '
                             '{foreign}\nEnglish:'),
-          eval_split='test', metric_fns=(qa_metrics.bleu_chrf,),
+          eval_split='test', metric_fns=(metrics.bleu_chrf,),
           postprocess_fn=generation_postprocessor,
           description='WMT16 newstest2016 German to English.'),
       Benchmark(

@@ -74,7 +74,6 @@ from instruct import metrics as metrics_lib
 from instruct.data import preprocessors
 from instruct.data import registry
 from instruct.errors import UserError
-from instruct.evals import qa_metrics
 
 ENV_VAR = 'INSTRUCT_BIGBENCH_DIR'
 TASK_FILE = 'task.json'
@@ -360,18 +359,6 @@ def stop_strings(task: JsonTask) -> Tuple[str, ...]:
 # --- Metrics. ----------------------------------------------------------------
 
 
-def _text(value: Any) -> str:
-  if isinstance(value, bytes):
-    return value.decode('utf-8', errors='replace')
-  return str(value)
-
-
-def _references(target: Any) -> List[str]:
-  if isinstance(target, (str, bytes)):
-    return [_text(target)]
-  return [_text(t) for t in target]
-
-
 def exact_str_match(targets: Sequence[Any],
                     predictions: Sequence[Any]) -> Dict[str, float]:
   """Percent of predictions equal to any of their targets (whitespace-
@@ -382,44 +369,15 @@ def exact_str_match(targets: Sequence[Any],
   if not targets:
     return {'exact_str_match': float('nan')}
   hits = [any(metrics_lib.normalize_text(r) == metrics_lib.normalize_text(p)
-              for r in _references(t)) for t, p in zip(targets, predictions)]
+              for r in metrics_lib.references(t))
+          for t, p in zip(targets, predictions)]
   return {'exact_str_match': 100.0 * float(np.mean(hits))}
 
 
-def bleu(targets: Sequence[Any],
-         predictions: Sequence[Any]) -> Dict[str, float]:
-  """Corpus BLEU (sacrebleu) with every target of an example a reference."""
-  refs = [_references(t) for t in targets]
-  width = max((len(r) for r in refs), default=1)
-  if width == 1:
-    return qa_metrics.bleu([r[0] for r in refs], predictions)
-  import sacrebleu  # pylint: disable=g-import-not-at-top
-  if len(targets) != len(predictions):
-    raise ValueError(f'bleu: {len(targets)} targets but {len(predictions)} '
-                     'predictions.')
-  # sacrebleu takes reference streams; None pads an example's shorter list.
-  streams = [[r[k] if k < len(r) else None for r in refs]
-             for k in range(width)]
-  return {'bleu': float(sacrebleu.corpus_bleu(
-      [_text(p) for p in predictions], streams).score)}
-
-
-def rouge(targets: Sequence[Any],
-          predictions: Sequence[Any]) -> Dict[str, float]:
-  """ROUGE-1/2/Lsum (rouge-score), each the best over an example's targets."""
-  if len(targets) != len(predictions):
-    raise ValueError(f'rouge: {len(targets)} targets but {len(predictions)} '
-                     'predictions.')
-  names = ('rouge1', 'rouge2', 'rougeLsum')
-  if not targets:
-    return {n: float('nan') for n in names}
-  best = {n: [] for n in names}
-  for target, prediction in zip(targets, predictions):
-    per_ref = [qa_metrics.rouge([r], [prediction])
-               for r in _references(target)]
-    for n in names:
-      best[n].append(max(s[n] for s in per_ref))
-  return {n: float(np.mean(best[n])) for n in names}
+# Every target of an example is a reference (see `instruct.metrics.text`):
+# BLEU over reference streams; ROUGE-1/2/Lsum of the best target per example.
+bleu = metrics_lib.bleu
+rouge = metrics_lib.rouge
 
 
 def multiple_choice_grade(targets: Sequence[Tuple[int, float, int]],
@@ -476,9 +434,10 @@ def generation_postprocessor(text: Any,
   """Targets -> all targets of the example; predictions cut at `stops`."""
   if is_target:
     if example is not None and REFERENCES_KEY in example:
-      return [_text(r) for r in np.asarray(example[REFERENCES_KEY]).reshape(-1)]
-    return [_text(text)]
-  text = _text(text)
+      return [metrics_lib.as_text(r)
+              for r in np.asarray(example[REFERENCES_KEY]).reshape(-1)]
+    return [metrics_lib.as_text(text)]
+  text = metrics_lib.as_text(text)
   for stop in stops:
     text = text.split(stop, 1)[0]
   return text.strip()

@@ -1,4 +1,4 @@
-"""SeqIO-compatible metrics for instruction-tuning evaluation.
+"""Exact match, rank classification and correlation metrics.
 
 SeqIO tells metric kinds apart by their positional argument names:
 `(targets, predictions)` for metrics on decoded model outputs and
@@ -19,11 +19,13 @@ from typing import Any, Dict, Mapping, Optional, Sequence, Tuple
 
 from absl import logging
 import numpy as np
+from scipy import stats
 
 _PUNCTUATION_TABLE = str.maketrans('', '', string.punctuation)
 
 
-def _as_text(value: Any) -> str:
+def as_text(value: Any) -> str:
+  """A str from a str or UTF-8 bytes (invalid bytes replaced)."""
   if isinstance(value, bytes):
     return value.decode('utf-8', errors='replace')
   return str(value)
@@ -42,7 +44,7 @@ def normalize_text(text: Any, lowercase: bool = False,
     The text with surrounding whitespace removed and internal whitespace runs
     collapsed to one space (after the optional steps).
   """
-  text = _as_text(text)
+  text = as_text(text)
   if lowercase:
     text = text.lower()
   if strip_punctuation:
@@ -73,6 +75,38 @@ def exact_match(targets: Sequence[Any],
   matches = [normalize_text(t) == normalize_text(p)
              for t, p in zip(targets, predictions)]
   return {'exact_match': 100.0 * float(np.mean(matches))}
+
+
+def accuracy(targets: Sequence[Any],
+             predictions: Sequence[Any]) -> Dict[str, float]:
+  """`exact_match` reported as 'accuracy' (classification by generation)."""
+  return {'accuracy': exact_match(targets, predictions)['exact_match']}
+
+
+def _as_score(text: Any) -> float:
+  """A 0-5 score from text; unparsable predictions become -1 (always wrong)."""
+  try:
+    return float(as_text(text).strip())
+  except ValueError:
+    return -1.0
+
+
+def pearson_spearman(targets: Sequence[Any],
+                     predictions: Sequence[Any]) -> Dict[str, float]:
+  """Pearson and Spearman correlation (x100) of predicted and gold scores.
+
+  For STS-B style 0-5 similarity scores; NaN when either side is constant
+  or there are fewer than two examples.
+  """
+  if len(targets) != len(predictions):
+    raise ValueError(f'pearson_spearman: {len(targets)} targets but '
+                     f'{len(predictions)} predictions.')
+  gold = np.array([_as_score(t) for t in targets])
+  pred = np.array([_as_score(p) for p in predictions])
+  if len(gold) < 2 or np.std(gold) == 0 or np.std(pred) == 0:
+    return {'pearson': float('nan'), 'spearman': float('nan')}
+  return {'pearson': 100.0 * float(stats.pearsonr(gold, pred)[0]),
+          'spearman': 100.0 * float(stats.spearmanr(gold, pred)[0])}
 
 
 def rank_classification_target(
