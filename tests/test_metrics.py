@@ -170,3 +170,30 @@ def test_rank_classification_target_carries_the_number_of_options():
   example = {'idx': 4, 'is_correct': 1, 'num_options': 3}
   assert metrics.rank_classification_target(
       'yes', example=example, is_target=True) == (4, 1, 3)
+
+
+def test_rouge_of_no_examples_is_zero_not_nan():
+  # One ROUGE for every caller (NIv2, benchmarks, BIG-bench, Flan): no
+  # examples score 0, as NIv2's reference evaluation does.
+  assert metrics.rouge_l([], []) == {'rougeL': 0.0}
+  assert metrics.rouge([], []) == {'rouge1': 0.0, 'rouge2': 0.0,
+                                   'rougeLsum': 0.0}
+
+
+def test_rouge_l_normalises_text_and_checks_lengths():
+  plain = metrics.rouge_l(['The cat sat.'], ['the cat'])['rougeL']
+  messy = metrics.rouge_l(['  The   CAT\nsat. '], ['the, cat!'])['rougeL']
+  assert messy == plain and 0 < plain < 100
+  with pytest.raises(ValueError, match='rouge'):
+    metrics.rouge_l(['a', 'b'], ['a'])
+
+
+def test_rouge_takes_the_best_reference():
+  best = metrics.rouge_l([['dog', 'the cat sat']], ['the cat sat'])
+  assert best == {'rougeL': 100.0}
+
+
+def test_token_f1_is_squad_f1():
+  assert metrics.token_f1('the Denver Broncos', 'Broncos') == (
+      pytest.approx(2 * 1 * 0.5 / 1.5))
+  assert metrics.token_f1('', '') == 1.0 and metrics.token_f1('a b', '') == 0.0
