@@ -1,4 +1,4 @@
-"""Chain-of-thought (CoT) templates, answer extraction and Flan's CoT TSV files.
+"""Chain-of-thought (CoT): Flan's CoT TSV files as datasets, and the prompts.
 
 A CoT prompt is the question followed by a reasoning cue ("Let's think step by
 step."); its target is the rationale followed by one sentence that states the
@@ -16,6 +16,9 @@ Flan's CoT data (google-research/FLAN, flan/v2/cot_data/*.tsv) has no header
 and three tab-separated columns: question, answer, rationale; a newline inside
 a field is written as the two characters `\\n`. `load_cot_tsv` reads any file
 of that format and `cot_tsv_spec` makes it a `DatasetSpec`.
+
+The templates and answer extraction live in `instruct.data.cot_prompts` (below
+the registry, which uses them) and are re-exported here.
 """
 
 import collections
@@ -23,97 +26,27 @@ import dataclasses
 import functools
 import logging
 import os
-import re
-from typing import Any, Dict, Iterator, List, Mapping, Optional, Sequence, Tuple
+from typing import Dict, Iterator, List, Mapping, Optional, Sequence, Tuple
 
 import gin
 import tensorflow as tf
 
+from instruct.data import cot_prompts
+from instruct.data import registry
 from instruct.data import templates as templates_lib
 from instruct.errors import UserError
 
 Template = templates_lib.Template
 
-QUESTION_FIELD = 'question'
-ANSWER_FIELD = templates_lib.ANSWER_FIELD
-RATIONALE_FIELD = 'rationale'
-COT_FIELDS = (QUESTION_FIELD, ANSWER_FIELD, RATIONALE_FIELD)
-
-# Reasoning cues (inputs) and answer sentences (targets). Paired by position
-# in COT_TEMPLATES, so each template has its own cue and closing sentence.
-_COT_PATTERNS = (
-    ("{question}\nLet's think step by step.",
-     '{rationale} So the answer is {answer}.'),
-    ('{question}\nThink it through step by step, then answer.',
-     '{rationale}\nTherefore, the answer is {answer}.'),
-    ("Q: {question}\nA: Let's work this out carefully.",
-     '{rationale} The final answer: {answer}.'),
-    ('{question}\nExplain your reasoning before giving the answer.',
-     '{rationale}\nSo the final answer is {answer}.'),
-    ('Answer the question below and show your thinking.\n\n{question}',
-     '{rationale} Thus, the answer is {answer}.'),
-    ('Question: {question}\nReason about it one step at a time.',
-     '{rationale}\nAnswer: {answer}.'),
-    ('{question}\nBefore answering, lay out the steps that lead to it.',
-     '{rationale} Hence, the answer is {answer}.'),
-    ('Here is a problem: {question}\nWork through it and state your '
-     'conclusion.',
-     '{rationale} That means the answer is {answer}.'),
-    ("{question}\nLet's break this down.",
-     '{rationale}\nThe answer is {answer}.'),
-    ('Consider the following question carefully. {question}\nGive your '
-     'reasoning, then the answer.',
-     '{rationale} In conclusion, the answer is {answer}.'),
-    ('{question}\nFirst reason, then respond.',
-     '{rationale} My final answer is {answer}.'),
-    ("Solve this: {question}\nLet's go through it slowly.",
-     '{rationale}\nSo, the answer is {answer}.'),
-)
-
-COT_TEMPLATES: Tuple[Template, ...] = tuple(
-    Template(inputs=i, targets=t, name=f'cot:{n}')
-    for n, (i, t) in enumerate(_COT_PATTERNS))
-
-# The last "answer is" / "answer:" (any case) starts the answer.
-_ANSWER_CUE_RE = re.compile(r'\banswer\s*(?:is\b\s*:?|:)', re.IGNORECASE)
-
-
-def extract_answer(text: Any) -> str:
-  """The answer stated at the end of a CoT text.
-
-  Args:
-    text: a CoT target or prediction (str or UTF-8 bytes).
-
-  Returns:
-    The text after the last 'answer is' / 'answer:' cue, stripped of
-    surrounding whitespace and one trailing full stop. Without a cue, the
-    whole text, stripped the same way (a model that skipped the rationale).
-  """
-  if isinstance(text, bytes):
-    text = text.decode('utf-8', errors='replace')
-  text = str(text)
-  last = None
-  for last in _ANSWER_CUE_RE.finditer(text):
-    pass
-  answer = text[last.end():] if last is not None else text
-  answer = answer.strip()
-  if answer.endswith('.'):
-    answer = answer[:-1].rstrip()
-  return answer
-
-
-def cot_answer_postprocessor(text: Any,
-                             example: Optional[Mapping[str, Any]] = None,
-                             is_target: bool = False) -> str:
-  """SeqIO postprocessor: the extracted answer, for targets and predictions."""
-  del example, is_target
-  return extract_answer(text)
-
-
-def format_cot(fields: Mapping[str, Any],
-               template: Template = COT_TEMPLATES[0]) -> Tuple[str, str]:
-  """Pure-Python reference formatting of one CoT example."""
-  return template.format(fields)
+# The prompts and answer extraction (see `instruct.data.cot_prompts`).
+QUESTION_FIELD = cot_prompts.QUESTION_FIELD
+ANSWER_FIELD = cot_prompts.ANSWER_FIELD
+RATIONALE_FIELD = cot_prompts.RATIONALE_FIELD
+COT_FIELDS = cot_prompts.COT_FIELDS
+COT_TEMPLATES = cot_prompts.COT_TEMPLATES
+extract_answer = cot_prompts.extract_answer
+cot_answer_postprocessor = cot_prompts.cot_answer_postprocessor
+format_cot = cot_prompts.format_cot
 
 
 # --- Flan CoT TSV files. ---------------------------------------------------
@@ -295,7 +228,6 @@ def cot_tsv_spec(name: str, path: str, cluster: str = 'cot',
   Returns:
     A DatasetSpec with `has_rationale=True` and the generic CoT templates.
   """
-  from instruct.data import registry  # pylint: disable=g-import-not-at-top
   if num_validation < 0:
     raise UserError(f'{path}: num_validation must be >= 0.')
   splits = ('train', 'validation') if num_validation else ('train',)

@@ -33,7 +33,7 @@ import seqio
 import tensorflow as tf
 
 from instruct import metrics
-from instruct.data import cot
+from instruct.data import cot_prompts
 from instruct.data import templates as templates_lib
 from instruct.data import variants as variants_lib
 from instruct.errors import UserError
@@ -72,7 +72,7 @@ class DatasetSpec:
     postprocess_fn: SeqIO postprocessor for generation variants.
     inversion_templates: templates that generate the input from the answer.
     has_rationale: examples have `rationale` -> CoT variants.
-    cot_templates: dataset-specific CoT templates (else `cot.COT_TEMPLATES`).
+    cot_templates: dataset-specific CoT templates (else `cot_prompts.COT_TEMPLATES`).
     description: free text.
     url: where the data comes from.
     has_options: whether examples (or templates) have answer options, which
@@ -313,7 +313,7 @@ def num_examples(name: str, split: str = 'train') -> Optional[int]:
 
 def _templates_for(spec: DatasetSpec, variant: variants_lib.Variant):
   if variant.cot:
-    return tuple(spec.cot_templates) or cot.COT_TEMPLATES
+    return tuple(spec.cot_templates) or cot_prompts.COT_TEMPLATES
   if variant.inversion:
     return tuple(spec.inversion_templates)
   return tuple(spec.templates)
@@ -469,7 +469,7 @@ def _register_task(spec: DatasetSpec, variant: variants_lib.Variant,
     metric_fns = list(spec.metric_fns or [metrics.exact_match])
     extra = None
     if variant.cot:
-      extra = cot.cot_answer_postprocessor
+      extra = cot_prompts.cot_answer_postprocessor
     elif variant.options == 'random':
       extra = variants_lib.strip_option_marker
     postprocess_fn = _compose(extra, spec.postprocess_fn)
