@@ -50,15 +50,12 @@ longer, see `OPTIONS_SEQUENCE_LENGTH`, `FEW_SHOT_SEQUENCE_LENGTH`,
 tests/test_builtin_tasks.py).
 """
 
-import collections
 import functools
-from typing import Any, Dict, List, Optional
-
-import seqio
-import tensorflow as tf
+from typing import Dict, List
 
 from instruct import metrics
 from instruct.data import builtin
+from instruct.data.builtin import dataset as builtin_data
 from instruct.data import mixtures
 from instruct.data import preprocessors
 from instruct.data import registry
@@ -84,7 +81,7 @@ COT_SEQUENCE_LENGTH = {'inputs': 320, 'targets': 256}
 FEW_SHOT_COT_SEQUENCE_LENGTH = {'inputs': 1920, 'targets': 256}
 
 PREFIX = 'builtin_'
-SOURCE = 'builtin'
+SOURCE = builtin_data.SOURCE
 TRAIN_MIXTURE = 'builtin_instructions'
 EVAL_SEEN_MIXTURE = 'builtin_instructions_eval_seen'
 EVAL_UNSEEN_MIXTURE = 'builtin_instructions_eval_unseen'
@@ -121,79 +118,9 @@ MIXTURES: List[str] = []
 HELD_OUT_CLUSTER_MIXTURES: Dict[str, tuple] = {}  # cluster -> (train, eval).
 
 
-def _tf_signature(value: Any) -> tf.TensorSpec:
-  if isinstance(value, str):
-    return tf.TensorSpec([], tf.string)
-  if isinstance(value, bool):
-    raise TypeError('bool fields are not supported; use int 0/1.')
-  if isinstance(value, int):
-    # idx and labels are small; int64 avoids any overflow concern for values.
-    return tf.TensorSpec([], tf.int64)
-  if isinstance(value, (list, tuple)) and all(isinstance(v, str)
-                                              for v in value):
-    return tf.TensorSpec([None], tf.string)
-  raise TypeError(f'Unsupported field value {value!r}.')
-
-
-@functools.lru_cache(maxsize=None)
-def _columns(task_name: str, split: str):
-  """Generates a split once per process, as `{field: tuple of values}`.
-
-  The data is a pure function of (task, split), so caching is safe; it makes
-  the repeated dataset builds of training, evaluation and tests cheap (a full
-  20k-example train split takes ~0.3 s to generate).
-  """
-  columns = collections.defaultdict(list)
-  for ex in builtin.generate_examples(task_name, split):
-    for k, v in ex.items():
-      columns[k].append(v)
-  return {k: tuple(v) for k, v in columns.items()}
-
-
-def load(task_name: str, split: str) -> tf.data.Dataset:
-  """A built-in task's raw fields as a dataset built from in-memory tensors.
-
-  Built from tensors, not through a Python generator: a dataset made of
-  tensors can have its iterator checkpointed with the model, which
-  `from_generator`'s stateful PyFunc cannot. The order is fixed (the
-  generated split, with `idx`); SeqIO's shuffle buffer shuffles for training.
-
-  Args:
-    task_name: the built-in task name.
-    split: 'train' or 'validation'.
-
-  Returns:
-    A dataset of field dicts (strings, int64s, string vectors), with `idx`.
-  """
-  columns = _columns(task_name, split)
-  # One example fixes the schema; every example of a task has the same fields.
-  signature = {k: _tf_signature(v[0]) for k, v in columns.items()}
-  tensors = {}
-  for k, spec in signature.items():
-    if spec.shape.rank == 1:
-      tensors[k] = tf.ragged.constant(columns[k], dtype=spec.dtype)
-    else:
-      tensors[k] = tf.constant(columns[k], dtype=spec.dtype)
-  return tf.data.Dataset.from_tensor_slices(tensors)
-
-
-def _dataset_fn(split: str, shuffle_files: bool, seed: Optional[int] = None,
-                *, task_name: str) -> tf.data.Dataset:
-  """SeqIO dataset_fn over `load`.
-
-  The content of a split is fixed (generated with `builtin.DEFAULT_SEED`), and
-  so is its order: there are no files to shuffle, so `shuffle_files` and
-  `seed` are accepted for SeqIO's interface but do not change the dataset.
-  """
-  del shuffle_files, seed  # The generated data is fixed; see docstring.
-  return load(task_name, split)
-
-
-def _source(task_name: str, splits) -> seqio.FunctionDataSource:
-  return seqio.FunctionDataSource(
-      dataset_fn=functools.partial(_dataset_fn, task_name=task_name),
-      splits=splits,
-      num_input_examples={s: builtin.SPLIT_SIZES[s] for s in splits})
+# The built-in data as a tf.data dataset (see `instruct.data.builtin.dataset`).
+load = builtin_data.load
+dataset_spec = builtin_data.dataset_spec
 
 
 def _register_task(name: str, task_name: str, splits, template_ids,
@@ -210,45 +137,18 @@ def _register_task(name: str, task_name: str, splits, template_ids,
   ]
   if options:
     pipeline.append(preprocessors.rank_classification)
-  pipeline += [
-      seqio.preprocessors.tokenize,
-      seqio.CacheDatasetPlaceholder(),
-      seqio.preprocessors.append_eos_after_trim,
-  ]
-  if name in seqio.TaskRegistry.names():
-    # Makes re-importing (e.g. importlib.reload in a notebook) idempotent.
-    seqio.TaskRegistry.remove(name)
-  seqio.TaskRegistry.add(
-      name,
-      source=_source(task_name, splits),
-      preprocessors=pipeline,
+  registry.register_task(builtin_data.task_spec(
+      name, task_name, splits, pipeline,
       output_features=OUTPUT_FEATURES,
       postprocess_fn=metrics.rank_classification_target if options else None,
       metric_fns=([metrics.rank_classification_accuracy] if options
-                  else [metrics.exact_match]))
+                  else [metrics.exact_match]),
+      eval_only='train' not in splits))
   ALL_TASKS.append(name)
 
 
-def dataset_spec(task_name: str) -> registry.DatasetSpec:
-  """The registry spec of a built-in task: its seen templates only."""
-  task = builtin.get_task(task_name)
-  return registry.DatasetSpec(
-      name=task_name,
-      source=SOURCE,
-      cluster=task.cluster,
-      load=functools.partial(load, task_name),
-      templates=task.seen_templates,
-      splits=('train', 'validation'),
-      num_examples=dict(builtin.SPLIT_SIZES),
-      has_rationale=task.has_rationale,
-      has_options=task.is_classification,
-      description=task.description)
-
-
 def _register_mixture(name: str, task_names: List[str]) -> None:
-  if name in seqio.MixtureRegistry.names():
-    seqio.MixtureRegistry.remove(name)
-  seqio.MixtureRegistry.add(name, list(task_names), default_rate=1.0)
+  mixtures.register_equal_mixture(name, task_names)
   MIXTURES.append(name)
 
 

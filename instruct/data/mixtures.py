@@ -56,7 +56,7 @@ ZERO_SHOT_EVAL_VARIANTS = ('zs_opt', 'zs_noopt', 'zs_opt_rank')
 class MixtureInfo:
   """How a mixture registered here was defined (for reports)."""
   name: str
-  kind: str  # 'capped', 'weighted' or 'eval'
+  kind: str  # 'capped', 'weighted', 'equal' or 'eval'
   cap: Optional[int] = None
   caps_by_source: Optional[Mapping[str, int]] = None
   temperature: float = 1.0
@@ -147,7 +147,15 @@ def _check_names(names: Sequence[str], what: str) -> None:
                     f'{unknown[:10]}{" ..." if len(unknown) > 10 else ""}.')
 
 
+def _check_trainable(names: Sequence[str], what: str) -> None:
+  evals = [n for n in names if registry.is_eval_only(n)]
+  if evals:
+    raise UserError(f'{what}: evaluation-only tasks cannot be in a training '
+                    f'mixture: {evals[:10]}{" ..." if len(evals) > 10 else ""}.')
+
+
 def _add(name: str, entries, info: MixtureInfo) -> str:
+  """Registers a SeqIO mixture; the project's only `MixtureRegistry.add`."""
   if name in seqio.MixtureRegistry.names():
     seqio.MixtureRegistry.remove(name)
   seqio.MixtureRegistry.add(name, entries)
@@ -181,6 +189,7 @@ def register_capped_mixture(
   if cap is not None and cap <= 0:
     raise UserError(f'Mixture {name!r}: cap must be positive, got {cap}.')
   _check_names(task_names, f'Mixture {name!r}')
+  _check_trainable(task_names, f'Mixture {name!r}')
   rate = CappedRate(
       cap=cap, temperature=float(temperature),
       caps_by_source=(tuple(sorted(caps_by_source.items()))
@@ -208,14 +217,25 @@ def register_weighted_mixture(name: str, weights: Mapping[str, float]) -> str:
   return _add(name, list(weights.items()), info)
 
 
-def register_eval_mixture(name: str, task_names: Sequence[str]) -> str:
-  """An evaluation mixture (equal rates; evaluators score tasks separately)."""
+def register_equal_mixture(name: str, task_names: Sequence[str],
+                           kind: str = 'equal') -> str:
+  """A mixture of tasks at equal rates (rate 1.0 each, duplicates dropped).
+
+  Args:
+    name: the mixture name.
+    task_names: registered tasks or mixtures.
+    kind: recorded in `mixture_info` ('equal', or 'eval' for evaluation).
+  """
   task_names = list(dict.fromkeys(task_names))
   if not task_names:
     raise UserError(f'Mixture {name!r}: no tasks.')
   _check_names(task_names, f'Mixture {name!r}')
-  return _add(name, [(t, 1.0) for t in task_names],
-              MixtureInfo(name, 'eval'))
+  return _add(name, [(t, 1.0) for t in task_names], MixtureInfo(name, kind))
+
+
+def register_eval_mixture(name: str, task_names: Sequence[str]) -> str:
+  """An evaluation mixture (equal rates; evaluators score tasks separately)."""
+  return register_equal_mixture(name, task_names, kind='eval')
 
 
 def held_out_cluster_mixtures(

@@ -1,4 +1,13 @@
-"""The collection registry: a `DatasetSpec` per dataset, a SeqIO task per variant.
+"""The task registry: every SeqIO task of the project is registered here.
+
+There is one way to register a task: describe it as a `TaskSpec` and call
+`register_task` (the only `seqio.TaskRegistry.add` in the project). Sources
+with templates describe a dataset once, as a `DatasetSpec`, and
+`register_dataset` makes one `TaskSpec` per prompt variant; evaluation
+sources whose prompts are fixed (benchmarks, BBH, BIG-bench, robustness
+probes, the quickstart's held-out-template tasks) build their `TaskSpec`s
+directly, flagged `eval_only` (no train split, never in a training mixture).
+Mixtures are registered by `instruct.data.mixtures`.
 
 A dataset is declared once, as a `DatasetSpec` (where its examples come from,
 which cluster it belongs to, its templates), and `register_dataset` turns it
@@ -112,9 +121,41 @@ class TaskInfo:
   num_examples: Optional[Mapping[str, int]]
 
 
-# key -> spec; task name -> (key, variant).
+@dataclasses.dataclass(frozen=True)
+class TaskSpec:
+  """One SeqIO task: what `register_task` needs, whoever the source is.
+
+  Attributes:
+    name: the SeqIO task name, [a-z0-9_]+.
+    dataset_fn: SeqIO's `dataset_fn(split, shuffle_files, seed)` -> raw
+      examples (a `tf.data.Dataset`); reads data only when called.
+    splits: the splits the task has.
+    preprocessors: the steps before tokenization (formatting, rank
+      classification expansion); `register_task` appends tokenization,
+      SeqIO's cache placeholder and EOS.
+    output_features: SeqIO features; None -> `OUTPUT_FEATURES`.
+    postprocess_fn: SeqIO postprocessor.
+    metric_fns: SeqIO metrics (default exact match).
+    num_input_examples: known split sizes, or None.
+    eval_only: an evaluation task: no 'train' split, and training mixtures
+      (`instruct.data.mixtures.register_capped_mixture`) refuse it.
+  """
+  name: str
+  dataset_fn: Callable[..., tf.data.Dataset]
+  splits: Sequence[str]
+  preprocessors: Sequence[Callable] = ()
+  output_features: Optional[Mapping[str, seqio.Feature]] = None
+  postprocess_fn: Optional[Callable] = None
+  metric_fns: Optional[Sequence[Callable]] = None
+  num_input_examples: Optional[Mapping[str, int]] = None
+  eval_only: bool = False
+
+
+# key -> spec; task name -> (key, variant); task name -> its TaskSpec (every
+# task registered through `register_task`).
 _SPECS: Dict[str, DatasetSpec] = {}
 _TASKS: Dict[str, tuple] = {}
+_TASK_SPECS: Dict[str, TaskSpec] = {}
 
 # --- Vocabulary. -----------------------------------------------------------
 
@@ -311,6 +352,73 @@ def num_examples(name: str, split: str = 'train') -> Optional[int]:
 # --- Registration. ---------------------------------------------------------
 
 
+def _tokenize_steps() -> List:
+  """Appended to every task's preprocessors."""
+  return [seqio.preprocessors.tokenize, seqio.CacheDatasetPlaceholder(),
+          seqio.preprocessors.append_eos_after_trim]
+
+
+def _validate_task(spec: TaskSpec) -> None:
+  if not isinstance(spec.name, str) or not _NAME_RE.match(spec.name):
+    raise UserError(f'TaskSpec.name={spec.name!r} must match [a-z0-9_]+.')
+  if not callable(spec.dataset_fn):
+    raise UserError(f'Task {spec.name}: `dataset_fn` must be callable.')
+  if isinstance(spec.splits, str) or not spec.splits:
+    raise UserError(f'Task {spec.name}: `splits` must be a non-empty '
+                    'sequence of split names.')
+  if spec.eval_only and 'train' in spec.splits:
+    raise UserError(f'Task {spec.name}: an eval_only task cannot have a '
+                    "'train' split.")
+
+
+def register_task(spec: TaskSpec) -> str:
+  """Registers one SeqIO task; the project's only `TaskRegistry.add`.
+
+  Idempotent: a task of the same name is replaced. Reads no data.
+
+  Returns:
+    The task name.
+  """
+  _validate_task(spec)
+  if spec.name in seqio.TaskRegistry.names():
+    seqio.TaskRegistry.remove(spec.name)
+  seqio.TaskRegistry.add(
+      spec.name,
+      source=seqio.FunctionDataSource(
+          dataset_fn=spec.dataset_fn, splits=tuple(spec.splits),
+          num_input_examples=spec.num_input_examples),
+      preprocessors=list(spec.preprocessors) + _tokenize_steps(),
+      output_features=(spec.output_features
+                       if spec.output_features is not None
+                       else OUTPUT_FEATURES),
+      postprocess_fn=spec.postprocess_fn,
+      metric_fns=list(spec.metric_fns or [metrics.exact_match]))
+  _TASK_SPECS[spec.name] = spec
+  return spec.name
+
+
+def unregister_task(name: str) -> None:
+  """Removes a task registered by `register_task` (no error if absent)."""
+  _TASK_SPECS.pop(name, None)
+  _TASKS.pop(name, None)
+  if name in seqio.TaskRegistry.names():
+    seqio.TaskRegistry.remove(name)
+
+
+def task_spec(name: str) -> TaskSpec:
+  """The `TaskSpec` a task was registered with."""
+  if name not in _TASK_SPECS:
+    raise _unknown('task', name, _TASK_SPECS)
+  return _TASK_SPECS[name]
+
+
+def is_eval_only(name: str) -> bool:
+  """Whether `name` was registered as an evaluation-only task."""
+  spec = _TASK_SPECS.get(name)
+  return spec is not None and spec.eval_only
+
+
+
 def _templates_for(spec: DatasetSpec, variant: variants_lib.Variant):
   if variant.cot:
     return tuple(spec.cot_templates) or cot_prompts.COT_TEMPLATES
@@ -473,27 +581,21 @@ def _register_task(spec: DatasetSpec, variant: variants_lib.Variant,
     elif variant.options == 'random':
       extra = variants_lib.strip_option_marker
     postprocess_fn = _compose(extra, spec.postprocess_fn)
-  pipeline += [
-      seqio.preprocessors.tokenize,
-      seqio.CacheDatasetPlaceholder(),
-      seqio.preprocessors.append_eos_after_trim,
-  ]
   splits = _task_splits(spec, variant)
   num_input_examples = None
   if spec.num_examples is not None and all(s in spec.num_examples
                                            for s in splits):
     num_input_examples = _SplitCounts(spec.num_examples, splits)
-  if name in seqio.TaskRegistry.names():
-    seqio.TaskRegistry.remove(name)
-  seqio.TaskRegistry.add(
-      name,
-      source=seqio.FunctionDataSource(
-          dataset_fn=functools.partial(_dataset_fn, key=spec.key),
-          splits=splits, num_input_examples=num_input_examples),
+  register_task(TaskSpec(
+      name=name,
+      dataset_fn=functools.partial(_dataset_fn, key=spec.key),
+      splits=splits,
       preprocessors=pipeline,
       output_features=features,
       postprocess_fn=postprocess_fn,
-      metric_fns=metric_fns)
+      metric_fns=metric_fns,
+      num_input_examples=num_input_examples,
+      eval_only=variant.rank))
   _TASKS[name] = (spec.key, variant.name)
   return name
 
@@ -563,9 +665,7 @@ def register_dataset(spec: DatasetSpec,
       _SPECS[spec.key] = previous
     raise
   for name in [n for n, (k, _) in _TASKS.items() if k == spec.key]:
-    del _TASKS[name]
-    if name in seqio.TaskRegistry.names():
-      seqio.TaskRegistry.remove(name)
+    unregister_task(name)
   features = output_features if output_features is not None else (
       OUTPUT_FEATURES)
   return {v: _register_task(spec, variants_lib.VARIANT_DEFS[v], features)
@@ -576,7 +676,5 @@ def unregister_dataset(source: str, name: str) -> None:
   """Removes a dataset's spec and tasks (tests, notebooks)."""
   key = f'{source}_{name}'
   for task in [n for n, (k, _) in _TASKS.items() if k == key]:
-    del _TASKS[task]
-    if task in seqio.TaskRegistry.names():
-      seqio.TaskRegistry.remove(task)
+    unregister_task(task)
   _SPECS.pop(key, None)

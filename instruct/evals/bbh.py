@@ -317,21 +317,16 @@ def register_bbh_dir(path: str) -> List[str]:
   for task, (json_path, prompt_path) in task_files(path).items():
     for mode in MODES:
       name = task_name(task, mode)
-      if name in seqio.TaskRegistry.names():
-        seqio.TaskRegistry.remove(name)
-      seqio.TaskRegistry.add(
-          name,
-          source=seqio.FunctionDataSource(
-              dataset_fn=functools.partial(
-                  _dataset_fn, json_path=json_path, prompt_path=prompt_path,
-                  mode=mode),
-              splits=(SPLIT,)),
-          preprocessors=[seqio.preprocessors.tokenize,
-                         seqio.CacheDatasetPlaceholder(),
-                         seqio.preprocessors.append_eos_after_trim],
+      registry.register_task(registry.TaskSpec(
+          name=name,
+          dataset_fn=functools.partial(
+              _dataset_fn, json_path=json_path, prompt_path=prompt_path,
+              mode=mode),
+          splits=(SPLIT,),
           output_features=OUTPUT_FEATURES,
           postprocess_fn=answer_postprocessor,
-          metric_fns=[accuracy])
+          metric_fns=[accuracy],
+          eval_only=True))
       REGISTERED[name] = (task, mode)
       names.append(name)
   return names

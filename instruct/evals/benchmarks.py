@@ -47,6 +47,7 @@ import tensorflow as tf
 
 from instruct import metrics
 from instruct.data import flan2021
+from instruct.data import mixtures
 from instruct.data import registry
 from instruct.data import templates as templates_lib
 from instruct.data import variants as variants_lib
@@ -458,17 +459,12 @@ def _register_task(bench: Benchmark, shots: int,
   else:
     postprocess_fn = bench.postprocess_fn
     metric_fns = list(bench.metric_fns or [metrics.exact_match])
-  pipeline += [seqio.preprocessors.tokenize, seqio.CacheDatasetPlaceholder(),
-               seqio.preprocessors.append_eos_after_trim]
-  if name in seqio.TaskRegistry.names():
-    seqio.TaskRegistry.remove(name)
-  seqio.TaskRegistry.add(
-      name,
-      source=seqio.FunctionDataSource(
-          dataset_fn=functools.partial(_dataset_fn, name=bench.name),
-          splits=(bench.eval_split,)),
-      preprocessors=pipeline, output_features=features,
-      postprocess_fn=postprocess_fn, metric_fns=metric_fns)
+  registry.register_task(registry.TaskSpec(
+      name=name,
+      dataset_fn=functools.partial(_dataset_fn, name=bench.name),
+      splits=(bench.eval_split,), preprocessors=pipeline,
+      output_features=features, postprocess_fn=postprocess_fn,
+      metric_fns=metric_fns, eval_only=True))
   _TASKS[name] = (bench.name, shots)
   return name
 
@@ -530,7 +526,5 @@ def register_all(shots: Sequence[int] = (0, DEFAULT_SHOTS),
   out = {b.name: register_benchmark(b, shots) for b in benches}
   zero_shot = [names[0] for names in out.values() if 0 in names]
   if zero_shot:
-    if ALL_ZS_MIXTURE in seqio.MixtureRegistry.names():
-      seqio.MixtureRegistry.remove(ALL_ZS_MIXTURE)
-    seqio.MixtureRegistry.add(ALL_ZS_MIXTURE, zero_shot, default_rate=1.0)
+    mixtures.register_eval_mixture(ALL_ZS_MIXTURE, zero_shot)
   return out

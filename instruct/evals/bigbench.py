@@ -71,6 +71,7 @@ import seqio
 import tensorflow as tf
 
 from instruct import metrics as metrics_lib
+from instruct.data import mixtures
 from instruct.data import preprocessors
 from instruct.data import registry
 from instruct.errors import UserError
@@ -519,18 +520,12 @@ def _register(name: str, path: str, task: JsonTask, kind: str, shots: int,
       metric_fns.append(bleu)
     if 'rouge' in task.metrics:
       metric_fns.append(rouge)
-  pipeline += [seqio.preprocessors.tokenize, seqio.CacheDatasetPlaceholder(),
-               seqio.preprocessors.append_eos_after_trim]
-  if name in seqio.TaskRegistry.names():
-    seqio.TaskRegistry.remove(name)
-  seqio.TaskRegistry.add(
-      name,
-      source=seqio.FunctionDataSource(
-          dataset_fn=functools.partial(_dataset_fn, path=path, kind=kind,
-                                       shots=shots, exemplar_seed=seed),
-          splits=(SPLIT,)),
-      preprocessors=pipeline, output_features=features,
-      postprocess_fn=postprocess_fn, metric_fns=metric_fns)
+  registry.register_task(registry.TaskSpec(
+      name=name,
+      dataset_fn=functools.partial(_dataset_fn, path=path, kind=kind,
+                                   shots=shots, exemplar_seed=seed),
+      splits=(SPLIT,), preprocessors=pipeline, output_features=features,
+      postprocess_fn=postprocess_fn, metric_fns=metric_fns, eval_only=True))
 
 
 @gin.configurable
@@ -577,9 +572,7 @@ def register_bigbench_dir(path: str,
         by_shots.setdefault(int(k), []).append(name)
         names.append(name)
   for k, members in by_shots.items():
-    mixture = f'{PREFIX}_' + ('zs' if k == 0 else f'{k}shot')
-    if mixture in seqio.MixtureRegistry.names():
-      seqio.MixtureRegistry.remove(mixture)
-    seqio.MixtureRegistry.add(mixture, members, default_rate=1.0)
+    mixtures.register_eval_mixture(
+        f'{PREFIX}_' + ('zs' if k == 0 else f'{k}shot'), members)
   logging.info('Registered %d BIG-bench tasks from %s.', len(names), path)
   return names

@@ -43,12 +43,14 @@ import sys
 from typing import Dict, List, Mapping, Optional, Sequence, Tuple
 
 import numpy as np
-import seqio
 
 from instruct import metrics as metrics_lib
 from instruct.data import builtin
+from instruct.data import mixtures
 from instruct.data import preprocessors
+from instruct.data import registry
 from instruct.data import templates as templates_lib
+from instruct.data.builtin import dataset as builtin_data
 from instruct.errors import UserError
 from instruct.evals import heldout
 
@@ -364,29 +366,17 @@ def _builtin_task(task_name: str, where: str = ''):
 
 
 def _add_task(name: str, task_name: str, templates, template_idx: int) -> None:
-  # Imported here: the module registers every built-in task on import.
-  import tasks.builtin as builtin_tasks  # pylint: disable=g-import-not-at-top
-  if name in seqio.TaskRegistry.names():
-    seqio.TaskRegistry.remove(name)
-  seqio.TaskRegistry.add(
-      name,
-      source=builtin_tasks._source(task_name, ('validation',)),  # pylint: disable=protected-access
-      preprocessors=[
-          functools.partial(preprocessors.apply_templates,
-                            templates=tuple(templates),
-                            template_ids=[template_idx], task_name=task_name),
-          seqio.preprocessors.tokenize,
-          seqio.CacheDatasetPlaceholder(),
-          seqio.preprocessors.append_eos_after_trim,
-      ],
-      output_features=builtin_tasks.OUTPUT_FEATURES,
-      metric_fns=[metrics_lib.exact_match])
+  registry.register_task(builtin_data.task_spec(
+      name, task_name, ('validation',),
+      [functools.partial(preprocessors.apply_templates,
+                         templates=tuple(templates),
+                         template_ids=[template_idx], task_name=task_name)],
+      output_features=registry.OUTPUT_FEATURES,
+      metric_fns=[metrics_lib.exact_match], eval_only=True))
 
 
 def _add_mixture(name: str, members: Sequence[str]) -> None:
-  if name in seqio.MixtureRegistry.names():
-    seqio.MixtureRegistry.remove(name)
-  seqio.MixtureRegistry.add(name, list(members), default_rate=1.0)
+  mixtures.register_eval_mixture(name, members)
 
 
 def register_builtin_template_tasks(task_name: str) -> Dict[int, str]:
