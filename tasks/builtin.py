@@ -1,7 +1,9 @@
 """SeqIO registrations of the built-in, offline instruction tasks.
 
 Importing this module only declares tasks; no data is generated until a
-dataset is requested. There are two families of tasks over the same data.
+dataset is requested. There are two families of tasks over the same data,
+both read through `instruct.data.builtin.dataset.load` and registered through
+`instruct.data.registry.register_task`.
 
 The quickstart's tasks (held-out-template protocol). For each built-in task
 `<name>` (see `instruct.data.builtin.TASK_NAMES`):
@@ -118,11 +120,6 @@ MIXTURES: List[str] = []
 HELD_OUT_CLUSTER_MIXTURES: Dict[str, tuple] = {}  # cluster -> (train, eval).
 
 
-# The built-in data as a tf.data dataset (see `instruct.data.builtin.dataset`).
-load = builtin_data.load
-dataset_spec = builtin_data.dataset_spec
-
-
 def _register_task(name: str, task_name: str, splits, template_ids,
                    options: bool) -> None:
   """Registers one quickstart-protocol SeqIO task over a built-in task."""
@@ -184,7 +181,7 @@ def _variant_tasks(variants) -> List[str]:
 def _register_all() -> None:
   for task_name in builtin.TASK_NAMES:
     _register_protocol_tasks(task_name)
-    spec = dataset_spec(task_name)
+    spec = builtin_data.dataset_spec(task_name)
     applicable = registry.applicable_variants(spec)
     VARIANT_TASKS[task_name] = registry.register_dataset(
         spec, variants=[v for v in VARIANTS if v in applicable])
