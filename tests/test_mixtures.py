@@ -180,3 +180,23 @@ print('OK', sorted(shares.items()), len(rows))
                        capture_output=True, text=True, timeout=300)
   assert out.returncode == 0, out.stderr[-3000:]
   assert 'OK' in out.stdout
+
+
+def test_training_mixture_refuses_eval_only_tasks():
+  spec = registry.DatasetSpec(
+      name='rank_only', source='mixtest', cluster='c',
+      load=lambda split: tf.data.Dataset.from_tensor_slices(
+          {'text': ['a'], 'options': [['a', 'b']], 'label': [0],
+           'answer': ['a']}),
+      templates=[T('{text}?')], num_examples={'train': 1, 'validation': 1})
+  names = registry.register_dataset(spec, variants=['zs_opt', 'zs_opt_rank'])
+  try:
+    with pytest.raises(UserError, match='evaluation-only'):
+      mixtures.register_capped_mixture('mixtest_with_rank',
+                                       list(names.values()))
+    assert mixtures.register_eval_mixture(
+        'mixtest_rank_eval', [names['zs_opt_rank']]) == 'mixtest_rank_eval'
+  finally:
+    if 'mixtest_rank_eval' in seqio.MixtureRegistry.names():
+      seqio.MixtureRegistry.remove('mixtest_rank_eval')
+    registry.unregister_dataset('mixtest', 'rank_only')

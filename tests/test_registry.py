@@ -1,6 +1,7 @@
 """Tests for the collection registry: specs -> SeqIO tasks per variant."""
 
 import collections
+import pathlib
 import re
 
 import gin
@@ -396,3 +397,60 @@ def test_source_is_tf_data_without_python_generators(names):
   got = next(iterator2)
   assert re.sub('', '', str(want['inputs'].numpy())) == str(
       got['inputs'].numpy())
+
+
+def _task_spec(name, **kwargs):
+  def dataset_fn(split, shuffle_files=False, seed=None):
+    del shuffle_files, seed
+    return tf.data.Dataset.from_tensor_slices(
+        {'inputs': [f'{split} q'], 'targets': ['a']})
+  return registry.TaskSpec(name=name, dataset_fn=dataset_fn, **kwargs)
+
+
+def test_register_task_is_the_one_way_to_add_a_task():
+  name = registry.register_task(_task_spec('regtest_plain_task',
+                                           splits=('validation',),
+                                           eval_only=True))
+  try:
+    task = seqio.get_mixture_or_task(name)
+    assert task.splits == ('validation',)
+    assert task.metric_fns == [metrics.exact_match]
+    assert registry.is_eval_only(name)
+    assert registry.task_spec(name).eval_only
+    ex = next(task.get_dataset({'inputs': 16, 'targets': 4},
+                               split='validation', shuffle=False,
+                               use_cached=False).as_numpy_iterator())
+    assert ex['inputs_pretokenized'] == b'validation q'
+    assert ex['inputs'][-1] == 1  # EOS appended by the shared tail.
+  finally:
+    registry.unregister_task(name)
+  assert name not in seqio.TaskRegistry.names()
+  assert not registry.is_eval_only(name)
+
+
+def test_eval_only_task_has_no_train_split():
+  with pytest.raises(UserError, match="eval_only.*'train'"):
+    registry.register_task(_task_spec('regtest_eval_train',
+                                      splits=('train', 'validation'),
+                                      eval_only=True))
+  with pytest.raises(UserError, match='must match'):
+    registry.register_task(_task_spec('Bad-Name', splits=('validation',)))
+
+
+def test_rank_variants_are_eval_only(names):
+  assert registry.is_eval_only(names['zs_opt_rank'])
+  assert not registry.is_eval_only(names['zs_opt'])
+
+
+def test_one_registration_site_for_tasks_and_mixtures():
+  """Every task goes through register_task, every mixture through mixtures."""
+  root = pathlib.Path(__file__).resolve().parent.parent
+  calls = collections.Counter()
+  for path in list((root / 'instruct').rglob('*.py')) + list(
+      (root / 'tasks').rglob('*.py')):
+    text = path.read_text()
+    for what in ('TaskRegistry.add(', 'MixtureRegistry.add('):
+      calls[what, path.relative_to(root).as_posix()] += text.count(what)
+  sites = {k: v for k, v in calls.items() if v}
+  assert sites == {('TaskRegistry.add(', 'instruct/data/registry.py'): 1,
+                   ('MixtureRegistry.add(', 'instruct/data/mixtures.py'): 1}
