@@ -48,11 +48,6 @@ def _model_and_features(family):
   return model, params, feats
 
 
-@pytest.fixture(scope='module', params=['t5', 'llama'])
-def tiny(request):
-  return _model_and_features(request.param)
-
-
 def _indexed(feats):
   return tf.data.Dataset.from_tensor_slices(feats).enumerate()
 
@@ -61,9 +56,10 @@ def _one_device():
   return partitioning.Partitioner(devices=jax.devices()[:1])
 
 
-@pytest.mark.parametrize('config', [GREEDY, BEAM], ids=['greedy', 'beam'])
-def test_partial_last_batch_gives_the_tokens_of_one_full_batch(tiny, config):
-  model, params, feats = tiny
+@pytest.mark.parametrize('family,config', [('t5', GREEDY), ('llama', BEAM)],
+                         ids=['t5-greedy', 'llama-beam'])
+def test_partial_last_batch_gives_the_tokens_of_one_full_batch(family, config):
+  model, params, feats = _model_and_features(family)
   whole = predict.Predictor(model, _one_device()).predict_dataset(
       params, _indexed(feats), batch_size=8, config=config)
   assert [i for i, _, _ in whole] == list(range(NUM_EXAMPLES))

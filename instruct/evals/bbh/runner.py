@@ -221,6 +221,3 @@ def main(argv: Sequence[str]) -> int:
   print(f'\nWrote {args.output}', file=sys.stderr)
   return 0
 
-
-if __name__ == '__main__':
-  sys.exit(main(sys.argv[1:]))
