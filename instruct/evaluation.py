@@ -1,6 +1,7 @@
 """Evaluation through `seqio.Evaluator`, fed by our batched model functions.
 
-Predict metrics get the model's decoding (`predict_batch`, cached; greedy
+Predict metrics get the model's decoding (`predict.Predictor`: jitted,
+cached per decoding config; greedy
 unless `InferenceEvaluator.decoding_config` or the model's default says
 otherwise: sampling, beam search); predict-with-aux metrics also get the
 output's score (`aux_values['scores']`); score metrics (rank classification
@@ -9,24 +10,21 @@ in the output directory as SeqIO's JSONL logs (predictions per task and
 step, metrics per task), `metrics-<step>.json` and `results-<step>.md`.
 """
 
-import functools
 import json
 import os
-import sys
 from typing import Any, Dict, Mapping, Optional, Sequence
 
 from absl import logging
 import gin
 import jax
-from jax.experimental import multihost_utils
 import numpy as np
 import seqio
 import tensorflow as tf
-import tqdm
 
 from instruct import decoding
 from instruct import input_pipeline
 from instruct import partitioning as partitioning_lib
+from instruct import predict
 from instruct.errors import UserError
 
 TaskMetrics = Dict[str, Dict[str, float]]
@@ -60,16 +58,6 @@ def check_split(mixture_or_task_name: str, split: str) -> None:
                     mixture_or_task_name, ', '.join(missing))
 
 
-def padded_batches(ds: tf.data.Dataset, batch_size: int):
-  """Yields (indices, numpy features, num_real) padded to `batch_size`."""
-  for index, feats in ds.batch(batch_size).as_numpy_iterator():
-    n = len(index)
-    if n < batch_size:
-      feats = {k: np.concatenate([v, np.repeat(v[-1:], batch_size - n, 0)])
-               for k, v in feats.items()}
-    yield index, feats, n
-
-
 @gin.configurable
 class InferenceEvaluator:
   """Runs a task or mixture's metrics for given parameters.
@@ -95,11 +83,11 @@ class InferenceEvaluator:
                decoding_config: Optional[decoding.DecodingConfig] = None):
     input_pipeline.import_task_modules(module)
     check_split(mixture_or_task_name, split)
-    if batch_size % partitioner.data_size:
-      batch_size += partitioner.data_size - batch_size % partitioner.data_size
+    self._predictor = predict.Predictor(model, partitioner,
+                                        show_progress=show_progress)
     self.model = model
     self.partitioner = partitioner
-    self.batch_size = batch_size
+    self.batch_size = self._predictor.rows(batch_size)
     self.output_dir = output_dir
     self.show_progress = show_progress
     self.name = mixture_or_task_name
@@ -117,46 +105,20 @@ class InferenceEvaluator:
         logger_cls=[seqio.JSONLogger] if output_dir else (),
         log_dir=output_dir,
         async_compute_metrics=False)
-    with partitioner.context():
-      self._predict = jax.jit(functools.partial(
-          model.predict_batch_with_aux, decoding_config=decoding_config))
-      self._score = jax.jit(model.score_batch)
+    self.decoding_config = decoding_config
     self._params = None
 
   @property
   def task_names(self) -> Sequence[str]:
     return [t.name for t in self._seqio.eval_tasks]
 
-  def _run(self, fn, ds: tf.data.Dataset, what: str, with_rng: bool = False):
-    """fn(params, batch[, rng]) over `ds`: [(index, that example's output)]."""
-    local = self.batch_size // jax.process_count()
-    lo = jax.process_index() * local
-    results = []
-    total = int(ds.cardinality().numpy()) if ds.cardinality() >= 0 else None
-    bar = tqdm.tqdm(total=total, desc=what, unit='ex', leave=False,
-                    disable=(not self.show_progress or jax.process_index() != 0 or
-                             not sys.stderr.isatty()))
-    base_rng = jax.random.PRNGKey(self.seed)
-    for b, (index, feats, n) in enumerate(padded_batches(ds, self.batch_size)):
-      local_feats = {k: v[lo:lo + local] for k, v in feats.items()}
-      args = (self._params, self.partitioner.shard_batch(local_feats))
-      if with_rng:
-        args += (jax.random.fold_in(base_rng, b),)
-      with self.partitioner.context():
-        out = fn(*args)
-      out = jax.tree.map(
-          np.asarray, multihost_utils.process_allgather(out, tiled=True))
-      for i in range(n):
-        results.append((int(index[i]), jax.tree.map(lambda x: x[i], out)))
-      bar.update(n)
-    bar.close()
-    return results
-
   def _decode(self, ds):
     """[(index, best tokens [L], its score)]."""
-    outs = self._run(self._predict, ds, 'decode', with_rng=True)
+    outs = self._predictor.predict_dataset(
+        self._params, ds, self.batch_size, config=self.decoding_config,
+        seed=self.seed)
     return [(i, [int(t) for t in tokens[0]], float(aux['scores'][0]))
-            for i, (tokens, aux) in outs]
+            for i, tokens, aux in outs]
 
   def _predict_fn(self, ds):
     return [(i, tokens) for i, tokens, _ in self._decode(ds)]
@@ -167,7 +129,8 @@ class InferenceEvaluator:
             {'scores': [score for _, _, score in outs]})
 
   def _score_fn(self, ds):
-    return [(i, float(s)) for i, s in self._run(self._score, ds, 'score')]
+    return [(i, float(s)) for i, s in self._predictor.score_dataset(
+        self._params, ds, self.batch_size)]
 
   def evaluate(self, params, step: int) -> TaskMetrics:
     """Metrics per task: {task: {metric: value}}; also written to disk."""

@@ -237,7 +237,11 @@ def validate_run(gin_files: Sequence[str], flags: Sequence[str],
       gin file defines, or a training/eval mixture that is not registered.
   """
   import gin  # pylint: disable=g-import-not-at-top
-  from instruct import eval as eval_lib  # pylint: disable=g-import-not-at-top,unused-import
+  # The configurables of runs/eval.gin (`evaluate`, `bbh_dir`, `bigbench_dir`).
+  from instruct import checkpoint_evaluation  # pylint: disable=g-import-not-at-top,unused-import
+  from instruct import configurables  # pylint: disable=g-import-not-at-top,unused-import
+  from instruct.evals import bbh  # pylint: disable=g-import-not-at-top,unused-import
+  from instruct.evals import bigbench  # pylint: disable=g-import-not-at-top,unused-import
   from instruct import gin_utils  # pylint: disable=g-import-not-at-top
   from instruct import input_pipeline  # pylint: disable=g-import-not-at-top
   from instruct import train as train_lib  # pylint: disable=g-import-not-at-top,unused-import

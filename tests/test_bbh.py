@@ -12,6 +12,7 @@ import seqio
 from conftest import REPO_ROOT, SHARED_DATA, single_process_env
 from instruct.errors import UserError
 from instruct.evals import bbh
+from instruct.evals.bbh import runner as bbh_runner
 
 BBH_DIR = os.path.join(SHARED_DATA, 'bbh')
 needs_bbh = pytest.mark.skipif(
@@ -257,11 +258,11 @@ def test_tasks_module_registers_only_when_configured(env, want):
 
 def test_runner_bad_flags(tmp_path, capsys):
   path = _write_dir(tmp_path)
-  assert bbh.main([f'--bbh_dir={path}', '--tasks=nope']) == 2
+  assert bbh_runner.main([f'--bbh_dir={path}', '--tasks=nope']) == 2
   assert "--tasks: nope not in" in capsys.readouterr().err
-  assert bbh.main([f'--bbh_dir={path}', '--model=gpt9']) == 2
+  assert bbh_runner.main([f'--bbh_dir={path}', '--model=gpt9']) == 2
   assert "--model='gpt9'" in capsys.readouterr().err
-  assert bbh.main([f'--bbh_dir={tmp_path / "none"}']) == 2
+  assert bbh_runner.main([f'--bbh_dir={tmp_path / "none"}']) == 2
   assert 'does not exist' in capsys.readouterr().err
 
 
@@ -272,7 +273,7 @@ def test_markdown_table():
               'accuracy': 50.0},
              {'task': 't2', 'mode': 'answer_only', 'num_examples': 2,
               'accuracy': 100.0}]
-  assert bbh.markdown_table(results, bbh.MODES).splitlines() == [
+  assert bbh_runner.markdown_table(results, bbh.MODES).splitlines() == [
       '| task | examples | answer_only accuracy (%) | cot accuracy (%) |',
       '|---|---|---|---|',
       '| t1 | 4 | 25.0 | 50.0 |',

@@ -19,7 +19,7 @@ from conftest import REPO_ROOT, single_process_env
 from instruct import checkpoints
 from instruct import errors
 from instruct import gin_utils
-from instruct import infer
+from instruct import inference as infer
 from instruct import input_pipeline
 from instruct import partitioning
 from instruct import trainer

@@ -32,7 +32,9 @@ the context with EOS, as the T5 tokenizers of Hugging Face do.
 
 Requests are sorted by length and run in batches of `batch_size` rows padded
 to a few bucket lengths (powers of two from 16 up to `max_length`), so each
-jitted function compiles once per bucket, not once per request.
+jitted function compiles once per bucket, not once per request. Scoring and
+decoding go through `instruct.predict.Predictor` (jitted once per decoding
+config; short batches padded to `batch_size` rows).
 """
 
 import dataclasses
@@ -54,11 +56,12 @@ from tqdm import tqdm
 
 from instruct import checkpoints
 from instruct import decoding
-from instruct import eval as eval_lib
 from instruct import gin_utils
 from instruct import input_pipeline
 from instruct import losses
+from instruct import model_loading
 from instruct import partitioning as partitioning_lib
+from instruct import predict
 from instruct import vocabularies
 from instruct.errors import UserError
 from instruct.models import encoder_decoder
@@ -181,9 +184,9 @@ def load_model(checkpoint: str, gin_files: Sequence[str],
                                                      'targets': 8},
       split='', batch_size=partitioner.data_size, shuffle=False, seed=None,
       pack=False)
-  abstract = eval_lib.abstract_params(model, partitioner, dataset_cfg)
+  abstract = model_loading.abstract_params(model, partitioner, dataset_cfg)
   try:
-    path = os.fspath(eval_lib.checkpoint_dirs(checkpoint)[-1])
+    path = os.fspath(model_loading.checkpoint_dirs(checkpoint)[-1])
   except UserError as e:
     raise UserError(f'instruct model_args checkpoint={checkpoint}: {e}'
                     ) from None
@@ -290,8 +293,8 @@ class InstructLM(harness_model.TemplateLM):
         self.model, encoder_decoder.EncoderDecoderModel) else 'causal')
     self._rows = self._batch_size + (-self._batch_size %
                                      self.partitioner.data_size)
-    self._score_fn = jax.jit(self._score)
-    self._predict_fns: Dict[decoding.DecodingConfig, Any] = {}
+    self._predictor = predict.Predictor(self.model, self.partitioner,
+                                        score_fn=self._score)
     self._ignored_gen_kwargs = set()
     logger.info('instruct: %s (%s, step %d) from %s', type(self.model).__name__,
                 self.backend, self.step, checkpoint)
@@ -398,11 +401,11 @@ class InstructLM(harness_model.TemplateLM):
       tgt = [cont[-self.max_length:] for _, cont in rows]
       enc_len = bucket_length(max(map(len, enc)), self.max_length)
       dec_len = bucket_length(max(map(len, tgt)), self.max_length)
-      batch = {'inputs': _pad(enc, self._rows, enc_len),
-               'decoder_inputs': _pad([[0] + t[:-1] for t in tgt], self._rows,
+      batch = {'inputs': _pad(enc, len(rows), enc_len),
+               'decoder_inputs': _pad([[0] + t[:-1] for t in tgt], len(rows),
                                       dec_len),
-               'targets': _pad(tgt, self._rows, dec_len),
-               'weights': _pad([[1] * len(t) for t in tgt], self._rows,
+               'targets': _pad(tgt, len(rows), dec_len),
+               'weights': _pad([[1] * len(t) for t in tgt], len(rows),
                                dec_len, np.float32)}
     else:
       inputs, targets, weights, prefix = [], [], [], []
@@ -418,14 +421,12 @@ class InstructLM(harness_model.TemplateLM):
         weights.append([0] * (n - len(cont)) + [1] * len(cont))
         prefix.append([1] * (n - len(cont)))
       length = bucket_length(max(map(len, inputs)), self.max_length)
-      batch = {'inputs': _pad(inputs, self._rows, length),
-               'targets': _pad(targets, self._rows, length),
-               'weights': _pad(weights, self._rows, length, np.float32),
-               'prefix': _pad(prefix, self._rows, length)}
-    with self.partitioner.context():
-      total, greedy = self._score_fn(self.params,
-                                     self.partitioner.shard_batch(batch))
-    total, greedy = np.asarray(total), np.asarray(greedy)
+      batch = {'inputs': _pad(inputs, len(rows), length),
+               'targets': _pad(targets, len(rows), length),
+               'weights': _pad(weights, len(rows), length, np.float32),
+               'prefix': _pad(prefix, len(rows), length)}
+    total, greedy = self._predictor.score_batch(self.params, batch,
+                                                rows=self._rows)
     return [(float(total[i]), bool(greedy[i])) for i in range(len(rows))]
 
   def _loglikelihood_tokens(self, requests: Sequence[Request],
@@ -497,31 +498,23 @@ class InstructLM(harness_model.TemplateLM):
           top_p=float(kwargs.get('top_p') or 1.0), **common)
     return decoding.plain_config(method='greedy', **common)
 
-  def _predict_fn(self, config: decoding.DecodingConfig):
-    if config not in self._predict_fns:
-      self._predict_fns[config] = jax.jit(
-          lambda p, b, r: self.model.predict_batch_with_aux(
-              p, b, r, decoding_config=config)[0][:, 0])
-    return self._predict_fns[config]
-
   def _generate_rows(self, prompts: List[List[int]],
                      config: decoding.DecodingConfig, rng) -> List[List[int]]:
     width = bucket_length(max(map(len, prompts)), self.max_length)
+    n = len(prompts)
     if self.backend == 'seq2seq':
-      batch = {'encoder_input_tokens': _pad(prompts, self._rows, width),
+      batch = {'encoder_input_tokens': _pad(prompts, n, width),
                'decoder_target_tokens': np.zeros(
-                   (self._rows, config.max_decode_length), np.int32)}
+                   (n, config.max_decode_length), np.int32)}
     else:
       # The prompt is the prefix SeqIO's prefix-LM converter would mark.
-      batch = {'decoder_input_tokens': _pad(prompts, self._rows, width),
+      batch = {'decoder_input_tokens': _pad(prompts, n, width),
                'decoder_causal_attention': _pad(
-                   [[1] * len(p) for p in prompts], self._rows, width)}
-    with self.partitioner.context():
-      tokens = self._predict_fn(config)(
-          self.params, self.partitioner.shard_batch(batch), rng)
-    tokens = np.asarray(tokens)
+                   [[1] * len(p) for p in prompts], n, width)}
+    tokens, _ = self._predictor.predict_batch(
+        self.params, batch, rng=rng, config=config, rows=self._rows)
     out = []
-    for row in tokens[:len(prompts)]:
+    for row in tokens[:, 0]:
       ids = [int(t) for t in row]
       if self.eot_token_id in ids:
         ids = ids[:ids.index(self.eot_token_id)]

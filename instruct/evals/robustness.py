@@ -497,10 +497,11 @@ def _summarize_main(argv: Sequence[str]) -> int:
 
 
 def _evaluate_main(argv: Sequence[str]) -> int:
-  """Registers the wordings, runs `instruct.eval.evaluate`, reports."""
+  """Registers the wordings, runs `checkpoint_evaluation.evaluate`, reports."""
+  # Imported here, so that `summarize` needs no model code.
   # pylint: disable=g-import-not-at-top
   import gin
-  from instruct import eval as eval_lib
+  from instruct import checkpoint_evaluation
   from instruct import gin_utils
   # pylint: enable=g-import-not-at-top
   parser = argparse.ArgumentParser(add_help=False)
@@ -520,7 +521,7 @@ def _evaluate_main(argv: Sequence[str]) -> int:
   bindings.append(f'MIXTURE_OR_TASK_NAME = {ROBUSTNESS_MIXTURE!r}')
   gin_utils.parse_gin(args.gin_file, bindings, args.gin_search_paths)
   results = gin_utils.call_configured(
-      eval_lib.evaluate,  # pylint: disable=no-value-for-parameter
+      checkpoint_evaluation.evaluate,  # pylint: disable=no-value-for-parameter
       ('CHECKPOINT_PATH', 'EVAL_OUTPUT_DIR', 'TASK_FEATURE_LENGTHS'))
   out_dir = gin.query_parameter('EVAL_OUTPUT_DIR/macro.value')
   step = max(results)
