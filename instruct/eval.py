@@ -56,17 +56,8 @@ def checkpoint_dirs(path: str) -> Sequence[epath.Path]:
   A Hugging Face directory, a T5X msgpack checkpoint or a GGUF file is one
   checkpoint (converted on load, see `instruct.checkpoint_formats`).
   """
-  if '://' not in os.fspath(path) and os.path.exists(path):
-    fmt, _ = checkpoint_formats.detect_format(path)
-    if fmt != 'orbax':
-      return [epath.Path(checkpoints.absolute(path))]
-  p = epath.Path(checkpoints.absolute(path))
-  if (p / 'state').exists():
-    return [p]
-  found = checkpoints.find_checkpoint_dir(path)  # Raises a clear error.
-  steps = sorted((checkpoints.step_of(c), c) for c in found.parent.iterdir()
-                 if checkpoints.step_of(c) is not None and (c / 'state').exists())
-  return [c for _, c in steps]
+  return [epath.Path(c.path)
+          for c in checkpoint_formats.list_checkpoints(path)]
 
 
 def abstract_params(model, partitioner, dataset_cfg):
@@ -111,7 +102,8 @@ def evaluate(*, model, checkpoint_path: str, output_dir: str,
       use_cached=dataset_cfg.use_cached, module=dataset_cfg.module)
   results = {}
   for d in dirs:
-    params, step = checkpoints.restore_params_and_step(os.fspath(d), abstract)
+    params, step = checkpoint_formats.restore_params_and_step(os.fspath(d),
+                                                              abstract)
     metrics = evaluator.evaluate(params, step)
     print(evaluation.markdown_table(metrics, title=f'{d} (step {step})'),
           flush=True)

@@ -42,7 +42,7 @@ import seqio
 import tensorflow as tf
 import tqdm
 
-from instruct import checkpoints
+from instruct import checkpoint_formats
 from instruct import configurables  # pylint: disable=unused-import
 from instruct import decoding
 from instruct import eval as eval_lib
@@ -249,7 +249,7 @@ def infer(*, model, checkpoint_path: str, output_dir: str,
     raise UserError('--adapters needs a JSONL prompt file (--input_file) '
                     'whose lines name their "adapter".')
   ckpt = os.fspath(eval_lib.checkpoint_dirs(checkpoint_path)[-1])
-  params, step = checkpoints.restore_params_and_step(
+  params, step = checkpoint_formats.restore_params_and_step(
       ckpt, eval_lib.abstract_params(model, partitioner, dataset_cfg),
       # With adapters the checkpoint is the base: its peft_ leaves, if the
       # model gin has a method, come from the adapters instead.

@@ -16,6 +16,8 @@ import functools
 import math
 from typing import Any, Callable, Optional, Tuple
 
+import flax
+from flax import traverse_util
 import flax.linen as nn
 import jax
 from jax import lax
@@ -63,6 +65,34 @@ class T5Config:
   @property
   def compute_dtype(self) -> jnp.dtype:
     return jnp.dtype(self.dtype)
+
+
+def config_from_params(params: Any, **overrides) -> T5Config:
+  """A `T5Config` read off a T5 parameter tree's shapes.
+
+  The number of heads comes from the relative-position table; the MLP is
+  taken to be T5 v1.1's gated GELU when there are `wi_0`/`wi_1` kernels.
+  """
+  flat = traverse_util.flatten_dict(flax.core.unfreeze(params))
+  count = lambda stack: len({p[1] for p in flat
+                             if p[0] == stack and p[1].startswith('layers_')})
+  vocab, emb = flat[('token_embedder', 'embedding')].shape
+  heads, buckets = flat[('encoder', 'relpos_bias', 'rel_embedding')].shape
+  query = ('encoder', 'layers_0', 'attention', 'query', 'kernel')
+  joined = flat[query].shape[1]
+  gated = ('encoder', 'layers_0', 'mlp', 'wi_0', 'kernel') in flat
+  wi = ('wi_0' if gated else 'wi')
+  mlp = flat[('encoder', 'layers_0', 'mlp', wi, 'kernel')].shape[1]
+  fields = dict(vocab_size=vocab, emb_dim=emb, num_heads=heads,
+                num_encoder_layers=count('encoder'),
+                num_decoder_layers=count('decoder'), head_dim=joined // heads,
+                mlp_dim=mlp,
+                mlp_activations=('gelu', 'linear') if gated else ('relu',),
+                logits_via_embedding=(
+                    ('decoder', 'logits_dense', 'kernel') not in flat),
+                relative_attention_num_buckets=buckets, dropout_rate=0.0)
+  fields.update(overrides)
+  return T5Config(**fields)
 
 
 def _activation(name: str) -> Callable[[Array], Array]:
