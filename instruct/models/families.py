@@ -25,8 +25,10 @@ from instruct.errors import UserError
 from instruct.models import decoder_only
 from instruct.models import encoder_decoder
 from instruct.models import hf_llama
+from instruct.models import hf_qwen2
 from instruct.models import hf_t5
 from instruct.models import llama
+from instruct.models import qwen2
 from instruct.models import t5
 
 Path = Tuple[str, ...]
@@ -245,3 +247,19 @@ LLAMA = register(Family(
         p[-1] == 'bias' for p in flat),
     gguf_architectures=('llama',),
     gin_names=('LlamaConfig', 'LlamaTransformer')))
+
+QWEN2 = register(Family(
+    name='qwen2', config_cls=qwen2.Qwen2Config,
+    network_cls=llama.LlamaTransformer,
+    model_cls=decoder_only.DecoderOnlyModel, encoder_decoder=False,
+    hf_model_types=('qwen2',), hf_architectures=('Qwen2ForCausalLM',),
+    hf_config_class='Qwen2Config',
+    config_from_hf=hf_qwen2.qwen2_config_from_hf,
+    hf_config_kwargs=hf_qwen2.hf_qwen2_config_kwargs,
+    name_table=hf_llama.name_table, expected_shapes=hf_llama.expected_shapes,
+    params_from_hf=_llama_from_hf, params_to_hf=hf_llama.params_to_hf_llama,
+    hf_aliases=_llama_aliases,
+    # Llama's tree with biased query projections.
+    matches_params=lambda flat: _is_decoder_only_tree(flat) and (
+        'decoder', 'layers_0', 'self_attention', 'query', 'bias') in flat,
+    gin_names=('Qwen2Config', 'LlamaTransformer')))

@@ -85,13 +85,19 @@ class Embed(nn.Module):
 
 
 class Dense(nn.Module):
-  """Bias-free projection of the last axis with a 2-D, named kernel."""
+  """Projection of the last axis with a 2-D, named kernel.
+
+  Bias-free unless `use_bias`: then a float32 `bias` [features], named by
+  the kernel's output axis, is added after the product (and after the PEFT
+  methods, which see the kernel only).
+  """
   features: int
   kernel_axes: Tuple[str, str]
   kernel_init: Initializer = default_kernel_init
   dtype: Any = jnp.float32
   # `instruct.peft.config.PeftConfig`: LoRA, (IA)^3 and BitFit act here.
   peft: Optional[Any] = None
+  use_bias: bool = False
 
   @nn.compact
   def __call__(self, x: Array) -> Array:
@@ -102,10 +108,19 @@ class Dense(nn.Module):
     x = jnp.asarray(x, self.dtype)
     kernel = jnp.asarray(kernel, self.dtype)
     if self.peft is not None:
-      return peft_layers.dense(self, x, kernel, self.kernel_axes, self.dtype)
-    x2 = x.reshape((-1, x.shape[-1]))
-    y = lax.dot_general(x2, kernel, (((1,), (0,)), ((), ())))
-    return y.reshape(x.shape[:-1] + (self.features,))
+      y = peft_layers.dense(self, x, kernel, self.kernel_axes, self.dtype)
+    else:
+      x2 = x.reshape((-1, x.shape[-1]))
+      y = lax.dot_general(x2, kernel, (((1,), (0,)), ((), ())))
+      y = y.reshape(x.shape[:-1] + (self.features,))
+    if not self.use_bias:
+      return y
+    bias = self.param(
+        'bias', nn.with_logical_partitioning(nn.initializers.zeros,
+                                             (self.kernel_axes[1],)),
+        (self.features,), jnp.float32)
+    return y + jnp.asarray(bias, y.dtype).reshape((1,) * (y.ndim - 1) +
+                                                  bias.shape)
 
 
 class RMSNorm(nn.Module):

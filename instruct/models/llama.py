@@ -47,6 +47,8 @@ class LlamaConfig:
   `rope_type='llama3'` applies Llama 3.1/3.2's frequency rescaling with
   `rope_scaling_factor`, `rope_low_freq_factor`, `rope_high_freq_factor` and
   `rope_original_max_position` (Hugging Face's `rope_scaling` fields).
+  `qkv_bias` adds biases to the query, key and value projections (Qwen2's
+  attention; see `instruct.models.qwen2`).
   """
   vocab_size: int = 384
   emb_dim: int = 64
@@ -67,6 +69,7 @@ class LlamaConfig:
   rope_low_freq_factor: float = 1.0
   rope_high_freq_factor: float = 4.0
   rope_original_max_position: int = 8192
+  qkv_bias: bool = False
   # Parameter-efficient fine-tuning (`instruct.peft.config.PeftConfig`);
   # None trains every parameter.
   peft: Optional[Any] = None
@@ -145,9 +148,9 @@ def apply_rope(x_BLHD: Array, positions_BL: Array,
 # -----------------------------------------------------------------------------
 # Layers.
 # -----------------------------------------------------------------------------
-def _dense(features, axes, dtype, name, peft=None):
+def _dense(features, axes, dtype, name, peft=None, use_bias=False):
   return layers.Dense(features, axes, kernel_init=_kernel_init, dtype=dtype,
-                      peft=peft, name=name)
+                      peft=peft, use_bias=use_bias, name=name)
 
 
 def _decode_mask(cur: Array, num_queries: int, cache_length: int,
@@ -200,11 +203,14 @@ class Attention(nn.Module):
     heads, kv_heads, head_dim = cfg.num_heads, cfg.num_kv_heads, cfg.head_dim
     batch, length = x_BLE.shape[:2]
     q_BLHD = _dense(heads * head_dim, ('embed', 'joined_kv'), dtype, 'query',
-                    cfg.peft)(x_BLE).reshape(batch, length, heads, head_dim)
+                    cfg.peft, cfg.qkv_bias)(x_BLE).reshape(
+                        batch, length, heads, head_dim)
     k_BLND = _dense(kv_heads * head_dim, ('embed', 'joined_kv'), dtype, 'key',
-                    cfg.peft)(x_BLE).reshape(batch, length, kv_heads, head_dim)
+                    cfg.peft, cfg.qkv_bias)(x_BLE).reshape(
+                        batch, length, kv_heads, head_dim)
     v_BLND = _dense(kv_heads * head_dim, ('embed', 'joined_kv'), dtype, 'value',
-                    cfg.peft)(x_BLE).reshape(batch, length, kv_heads, head_dim)
+                    cfg.peft, cfg.qkv_bias)(x_BLE).reshape(
+                        batch, length, kv_heads, head_dim)
     q_BLHD = _constrain_heads(q_BLHD)
     k_BLND = _constrain_heads(k_BLND)
     v_BLND = _constrain_heads(v_BLND)
