@@ -12,6 +12,7 @@ from typing import Optional
 
 import gin
 
+from instruct import checkpoint_formats
 from instruct import checkpoints
 from instruct import evaluation
 from instruct import input_pipeline
@@ -53,7 +54,8 @@ def evaluate(*, model, checkpoint_path: str, output_dir: str,
       use_cached=dataset_cfg.use_cached, module=dataset_cfg.module)
   results = {}
   for d in dirs:
-    params, step = checkpoints.restore_params_and_step(os.fspath(d), abstract)
+    params, step = checkpoint_formats.restore_params_and_step(
+        os.fspath(d), abstract)
     metrics = evaluator.evaluate(params, step)
     print(evaluation.markdown_table(metrics, title=f'{d} (step {step})'),
           flush=True)

@@ -14,10 +14,17 @@ Formats (names as `python -m instruct.convert` spells them):
     `model.safetensors` or shards listed in `model.safetensors.index.json`.
   * `gguf`: a llama.cpp file (instruct/models/gguf.py).
 
+`resolve` is the one place a path is told apart: (format, directory or
+file, step), and `list_checkpoints` every checkpoint a path holds;
+`restore_params_and_step` reads the parameters of any of them.
+
 Every reader returns host numpy arrays in our parameter tree and a list of
 `MappingEntry` saying which source tensor became which parameter; every
 mismatch (missing, unknown or misshapen tensor, unreadable file) is a
 `UserError` naming the tensor or file and what was expected.
+
+Architectures are looked up in the family registry
+(`instruct.models.families`): nothing here names a model family.
 """
 
 import dataclasses
@@ -25,15 +32,19 @@ import json
 import os
 import re
 import shutil
-from typing import Any, Dict, List, Mapping, Optional, Tuple
+from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple
 
+from absl import logging
 import flax
 from flax import traverse_util
+import jax
 import ml_dtypes
 import numpy as np
 
 from instruct import checkpoints
 from instruct.errors import UserError
+from instruct.models import families
+from instruct.models import gguf
 from instruct.models.gguf import MappingEntry
 
 Path = Tuple[str, ...]
@@ -48,8 +59,8 @@ class Imported:
   params: Dict[str, Any]
   step: int
   format: str                     # 'orbax' | 't5x' | 'hf' | 'gguf'
-  architecture: Optional[str]     # 't5' | 'llama' | None (tree-only formats)
-  config: Any = None              # T5Config / LlamaConfig when recorded
+  architecture: Optional[str]     # a family name (instruct.models.families)
+  config: Any = None              # the family's config, when recorded
   mapping: List[MappingEntry] = dataclasses.field(default_factory=list)
   state: Any = None               # the whole T5X state tree, when there is one
   tokenizer_json: Optional[str] = None
@@ -58,148 +69,154 @@ class Imported:
 
 
 # -----------------------------------------------------------------------------
-# Detection.
+# The resolver.
 # -----------------------------------------------------------------------------
 _STEP_DIR = re.compile(r'^checkpoint_(\d+)$')
+_LEGACY_MARKER = 'checkpoint'  # T5X's msgpack file in checkpoint_<step>/.
 
 
-def _latest_step_dir(path: str, marker: str) -> Optional[str]:
-  steps = []
-  for name in os.listdir(path):
-    m = _STEP_DIR.match(name)
-    if m and os.path.exists(os.path.join(path, name, marker)):
-      steps.append((int(m.group(1)), os.path.join(path, name)))
-  return max(steps)[1] if steps else None
+@dataclasses.dataclass(frozen=True)
+class Resolved:
+  """What a checkpoint path names.
+
+  Attributes:
+    format: 'orbax' (ours), 't5x' (msgpack + TensorStore), 'hf' or 'gguf'.
+    path: what to read: the `checkpoint_<step>` directory (orbax, t5x), the
+      HF directory or the .gguf file.
+    step: the step its directory name gives; None for HF and GGUF.
+  """
+  format: str
+  path: str
+  step: Optional[int]
 
 
-def detect_format(path: str) -> Tuple[str, str]:
-  """(format, resolved path) of a checkpoint path.
+def _step_of_name(path: str) -> Optional[int]:
+  m = _STEP_DIR.match(os.path.basename(os.path.normpath(path)))
+  return int(m.group(1)) if m else None
+
+
+def _steps(model_dir: str) -> List[Resolved]:
+  """Every checkpoint_<step> of a model dir (ours or T5X's), oldest first."""
+  found = {}
+  for fmt, marker in (('t5x', _LEGACY_MARKER),
+                      ('orbax', checkpoints.STATE_ITEM)):
+    for step, d in checkpoints.step_dirs(model_dir, marker):
+      found[step] = Resolved(fmt, os.fspath(d), step)  # Ours win a tie.
+  return [found[step] for step in sorted(found)]
+
+
+_NOT_A_CHECKPOINT = (
+    'is not a checkpoint: expected a checkpoint_<step>/ directory (T5X Orbax '
+    'or msgpack+TensorStore), a model directory containing one, a Hugging '
+    'Face directory with config.json, or a .gguf file.')
+
+
+def resolve(path: str) -> Resolved:
+  """(format, what to read, step) of a checkpoint path.
 
   A model directory resolves to its latest `checkpoint_<step>`; a T5X legacy
-  checkpoint may be named by its directory or its `checkpoint` file.
+  checkpoint may be named by its directory or its `checkpoint` file. Remote
+  paths (gs://...) are read in our Orbax layout only.
+
+  Raises:
+    UserError: the path does not exist or holds no checkpoint.
   """
   path = os.fspath(path)
-  if '://' in path:  # Remote: only our Orbax layout is read there.
-    return 'orbax', path
+  if '://' in path:
+    d = checkpoints.find_checkpoint_dir(path)
+    return Resolved('orbax', os.fspath(d), checkpoints.step_of(d))
   if not os.path.exists(path):
     raise UserError(f'Checkpoint path {path} does not exist.')
+  full = os.path.abspath(path)
   if os.path.isfile(path):
     with open(path, 'rb') as f:
       magic = f.read(4)
     if magic == b'GGUF' or path.endswith('.gguf'):
-      return 'gguf', path
-    if os.path.basename(path) == 'checkpoint':
-      return 't5x', os.path.dirname(os.path.abspath(path))
+      return Resolved('gguf', full, None)
+    if os.path.basename(path) == _LEGACY_MARKER:
+      d = os.path.dirname(full)
+      return Resolved('t5x', d, _step_of_name(d))
     raise UserError(f'{path} is not a checkpoint file: expected a .gguf file '
                     'or a T5X `checkpoint` msgpack file.')
   if os.path.exists(os.path.join(path, 'config.json')):
-    return 'hf', path
-  if os.path.isfile(os.path.join(path, 'checkpoint')):
-    return 't5x', path
-  if os.path.isdir(os.path.join(path, 'state')):
-    return 'orbax', path
-  orbax = _latest_step_dir(path, 'state')
-  legacy = _latest_step_dir(path, 'checkpoint')
-  if orbax or legacy:
-    best = max([p for p in (orbax, legacy) if p],
-               key=lambda p: int(_STEP_DIR.match(os.path.basename(p))[1]))
-    return ('orbax' if best == orbax else 't5x'), best
-  raise UserError(
-      f'{path} is not a checkpoint: expected a checkpoint_<step>/ directory '
-      '(T5X Orbax or msgpack+TensorStore), a model directory containing one, '
-      'a Hugging Face directory with config.json, or a .gguf file.')
+    return Resolved('hf', full, None)
+  if os.path.isfile(os.path.join(path, _LEGACY_MARKER)):
+    return Resolved('t5x', full, _step_of_name(full))
+  if checkpoints.is_checkpoint_dir(path):
+    return Resolved('orbax', full, _step_of_name(full))
+  steps = _steps(path)
+  if steps:
+    return steps[-1]
+  raise UserError(f'{path} {_NOT_A_CHECKPOINT}')
+
+
+def list_checkpoints(path: str) -> List[Resolved]:
+  """Every checkpoint `path` holds, oldest first.
+
+  A model directory gives each of its `checkpoint_<step>` directories (ours
+  and T5X's); any other checkpoint path gives itself, resolved.
+  """
+  path = os.fspath(path)
+  first = resolve(path)
+  if '://' in path:
+    if checkpoints.is_checkpoint_dir(path):
+      return [first]
+    return [Resolved('orbax', os.fspath(d), step)
+            for step, d in checkpoints.step_dirs(path)]
+  if (first.format in ('hf', 'gguf') or os.path.isfile(path) or
+      os.path.isfile(os.path.join(path, _LEGACY_MARKER)) or
+      checkpoints.is_checkpoint_dir(path)):
+    return [first]
+  return _steps(path)
+
+
+def detect_format(path: str) -> Tuple[str, str]:
+  """(format, resolved path) of a checkpoint path (see `resolve`)."""
+  r = resolve(path)
+  return r.format, r.path
 
 
 # -----------------------------------------------------------------------------
 # Trees.
 # -----------------------------------------------------------------------------
-def flatten(tree: Mapping[str, Any]) -> Dict[Path, Any]:
-  return traverse_util.flatten_dict(flax.core.unfreeze(tree))
+flatten = checkpoints.flatten
+check_params = checkpoints.check_params
 
 
 def architecture_of(params: Mapping[str, Any]) -> Optional[str]:
-  """'t5' (has an encoder), 'llama' (decoder only) or None."""
-  if 'encoder' in params and 'decoder' in params:
-    return 't5'
-  if 'decoder' in params and 'token_embedder' in params:
-    return 'llama'
-  return None
+  """The family name of a parameter tree, or None if no family's."""
+  family = families.for_params(params)
+  return family.name if family else None
 
 
 def config_kind(config: Any) -> str:
-  from instruct.models import llama, t5  # pylint: disable=g-import-not-at-top
-  if isinstance(config, t5.T5Config):
-    return 't5'
-  if isinstance(config, llama.LlamaConfig):
-    return 'llama'
-  raise UserError(f'Unsupported model config {type(config).__name__}; '
-                  'expected T5Config or LlamaConfig.')
+  """The family name of a model config."""
+  return families.for_config(config).name
 
 
 def expected_shapes(config: Any) -> Dict[Path, Tuple[int, ...]]:
-  from instruct.models import hf_llama, hf_t5  # pylint: disable=g-import-not-at-top
-  if config_kind(config) == 't5':
-    return hf_t5.expected_shapes(config)
-  return hf_llama.expected_shapes(config)
+  return families.for_config(config).expected_shapes(config)
 
 
 def name_table(config: Any) -> List[Tuple[Path, str, bool]]:
-  from instruct.models import hf_llama, hf_t5  # pylint: disable=g-import-not-at-top
-  mod = hf_t5 if config_kind(config) == 't5' else hf_llama
-  return mod.name_table(config)
+  return families.for_config(config).name_table(config)
 
 
-def check_params(params: Mapping[str, Any],
-                 expected: Mapping[Path, Tuple[int, ...]], source: str,
-                 what: str = 'the model') -> None:
-  """Refuses missing, unknown or misshapen parameters, naming the first."""
-  got = flatten(params)
-  missing = [p for p in expected if p not in got]
-  if missing:
-    p = missing[0]
-    raise UserError(f'{source}: parameter {"/".join(p)} is missing (expected '
-                    f'shape {tuple(expected[p])} for {what}); {len(missing)} '
-                    'missing in all. Is it a checkpoint of another '
-                    'architecture?')
-  unknown = [p for p in got if p not in expected]
-  if unknown:
-    p = unknown[0]
-    raise UserError(f'{source}: unknown parameter {"/".join(p)} (shape '
-                    f'{np.shape(got[p])}) for {what}; {len(unknown)} unknown '
-                    'in all. Is it a checkpoint of another architecture?')
-  for p, shape in expected.items():
-    if tuple(np.shape(got[p])) != tuple(shape):
-      raise UserError(f'{source}: parameter {"/".join(p)} has shape '
-                      f'{tuple(np.shape(got[p]))}; {what} expects '
-                      f'{tuple(shape)}. Is it a checkpoint of another size?')
+def config_from_params(params: Mapping[str, Any]) -> Any:
+  """Our config read off a tree's shapes (families whose tree says it all).
 
-
-def infer_t5_config(params: Mapping[str, Any], **overrides):
-  """A `T5Config` read off a T5 parameter tree's shapes.
-
-  The number of heads comes from the relative-position table; the MLP is
-  taken to be T5 v1.1's gated GELU when there are `wi_0`/`wi_1` kernels.
+  Raises:
+    UserError: the tree's family needs its gin file, or has no family.
   """
-  from instruct.models import t5  # pylint: disable=g-import-not-at-top
-  flat = flatten(params)
-  count = lambda stack: len({p[1] for p in flat
-                             if p[0] == stack and p[1].startswith('layers_')})
-  vocab, emb = flat[('token_embedder', 'embedding')].shape
-  heads, buckets = flat[('encoder', 'relpos_bias', 'rel_embedding')].shape
-  joined = flat[('encoder', 'layers_0', 'attention', 'query', 'kernel')].shape[1]
-  gated = ('encoder', 'layers_0', 'mlp', 'wi_0', 'kernel') in flat
-  wi = ('wi_0' if gated else 'wi')
-  mlp = flat[('encoder', 'layers_0', 'mlp', wi, 'kernel')].shape[1]
-  fields = dict(vocab_size=vocab, emb_dim=emb, num_heads=heads,
-                num_encoder_layers=count('encoder'),
-                num_decoder_layers=count('decoder'), head_dim=joined // heads,
-                mlp_dim=mlp,
-                mlp_activations=('gelu', 'linear') if gated else ('relu',),
-                logits_via_embedding=(
-                    ('decoder', 'logits_dense', 'kernel') not in flat),
-                relative_attention_num_buckets=buckets, dropout_rate=0.0)
-  fields.update(overrides)
-  return t5.T5Config(**fields)
+  family = families.for_params(params)
+  if family is None:
+    raise UserError('Cannot tell the architecture of the source parameters; '
+                    'pass the model gin file (--gin_file=...).')
+  if family.config_from_params is None:
+    raise UserError(f'A {family.name} parameter tree does not record all of '
+                    'its hyperparameters (e.g. the head count); pass the '
+                    'model gin file (--gin_file=...).')
+  return family.config_from_params(params)
 
 
 def _identity_mapping(tree: Mapping[str, Any]) -> List[MappingEntry]:
@@ -309,8 +326,7 @@ def step_of_state(state: Mapping[str, Any], ckpt_dir: str) -> int:
       state.get('state'), dict) else None
   if step is not None:
     return int(np.asarray(step))
-  m = _STEP_DIR.match(os.path.basename(os.path.normpath(ckpt_dir)))
-  return int(m.group(1)) if m else 0
+  return _step_of_name(ckpt_dir) or 0
 
 
 def save_orbax(state: Mapping[str, Any], model_dir: str, step: int) -> str:
@@ -326,9 +342,6 @@ def save_orbax(state: Mapping[str, Any], model_dir: str, step: int) -> str:
 # -----------------------------------------------------------------------------
 # Hugging Face directories.
 # -----------------------------------------------------------------------------
-_HF_ARCHS = {'t5': 'T5ForConditionalGeneration', 'llama': 'LlamaForCausalLM'}
-
-
 def _hf_config(directory: str) -> Dict[str, Any]:
   path = os.path.join(directory, 'config.json')
   try:
@@ -375,46 +388,27 @@ def read_safetensors(directory: str) -> Dict[str, np.ndarray]:
 
 
 def config_from_hf_dir(directory: str):
-  """(architecture, our config) of a HF model directory."""
-  import transformers  # pylint: disable=g-import-not-at-top
-  from instruct.models import hf_llama, hf_t5  # pylint: disable=g-import-not-at-top
+  """(family name, our config) of a HF model directory."""
   raw = _hf_config(directory)
-  kind = raw.get('model_type')
-  try:
-    if kind in ('t5', 'mt5'):
-      cfg = transformers.T5Config.from_dict(raw)
-      return 't5', hf_t5.t5_config_from_hf(cfg, dropout_rate=0.0)
-    if kind in ('llama', 'mistral') or kind is None and raw.get(
-        'architectures') == ['LlamaForCausalLM']:
-      cfg = transformers.LlamaConfig.from_dict(raw)
-      return 'llama', hf_llama.llama_config_from_hf(cfg)
-  except (ValueError, TypeError) as e:
-    raise UserError(f'{directory}/config.json: {e}') from e
-  raise UserError(f'{directory}/config.json: model_type {kind!r} is not '
-                  "supported; expected 't5', 'mt5' or 'llama'.")
+  source = os.path.join(directory, 'config.json')
+  family = families.for_hf_config(raw, source)
+  return family.name, family.config_from_hf_json(raw, source)
 
 
-# Tensors HF may store that duplicate others (tied) or are buffers.
-def _ignorable(name: str, kind: str, config) -> bool:
-  if name.endswith('rotary_emb.inv_freq'):
-    return True
-  if kind == 't5':
-    return name in ('encoder.embed_tokens.weight',
-                    'decoder.embed_tokens.weight') or (
-                        name == 'lm_head.weight' and
-                        config.logits_via_embedding)
-  return name == 'lm_head.weight' and config.tie_word_embeddings
+def _ignorable(name: str, config) -> bool:
+  """Tensors HF may store that repeat others (tied) or are buffers."""
+  return name.endswith('rotary_emb.inv_freq') or name in set(
+      families.for_config(config).hf_aliases(config))
 
 
 def load_hf(directory: str, config=None) -> Imported:
-  """Reads a HF T5 or Llama directory into our parameters.
+  """Reads a HF directory of any registered family into our parameters.
 
   Args:
     directory: holds config.json and safetensors file(s).
     config: our config to check against (e.g. from a model gin file); default
       the one config.json describes.
   """
-  from instruct.models import hf_llama, hf_t5  # pylint: disable=g-import-not-at-top
   kind, hf_cfg = config_from_hf_dir(directory)
   if config is not None and config_kind(config) != kind:
     raise UserError(f'{directory} is a {kind} checkpoint; the model is '
@@ -425,7 +419,7 @@ def load_hf(directory: str, config=None) -> Imported:
   table = name_table(config)
   used = {name for _, name, _ in table}
   unknown = sorted(n for n in tensors if n not in used and
-                   not _ignorable(n, kind, config))
+                   not _ignorable(n, config))
   if unknown:
     raise UserError(f'{directory}: unknown tensor {unknown[0]!r} (shape '
                     f'{tensors[unknown[0]].shape}) for this {kind} model; '
@@ -446,10 +440,7 @@ def load_hf(directory: str, config=None) -> Imported:
                                 f'{tensors[name].dtype}->float32',
                                 'transposed' if transpose else ''))
   tensors = {k: np.asarray(v, np.float32) for k, v in tensors.items()}
-  if kind == 't5':
-    params = hf_t5.params_from_hf_t5(tensors, config)
-  else:
-    params = hf_llama.params_from_hf_llama(tensors, config, strict=False)
+  params = families.get(kind).params_from_hf(tensors, config)
   tok_path = os.path.join(directory, 'tokenizer.json')
   tok_json = None
   if os.path.exists(tok_path):
@@ -460,14 +451,9 @@ def load_hf(directory: str, config=None) -> Imported:
 
 
 def _hf_state_dict(params, config) -> Dict[str, np.ndarray]:
-  from instruct.models import hf_llama, hf_t5  # pylint: disable=g-import-not-at-top
-  kind = config_kind(config)
-  if kind == 't5':
-    sd = hf_t5.params_to_hf_t5(params, config)
-  else:
-    sd = hf_llama.params_to_hf_llama(params, config)
+  sd = families.for_config(config).params_to_hf(params, config)
   # Tied copies are left out; transformers re-ties them on load.
-  return {k: v for k, v in sd.items() if not _ignorable(k, kind, config)}
+  return {k: v for k, v in sd.items() if not _ignorable(k, config)}
 
 
 def _write_shards(state_dict: Dict[str, np.ndarray], directory: str,
@@ -509,7 +495,7 @@ def save_hf(params: Mapping[str, Any], config, directory: str, *,
 
   Args:
     params: our parameters.
-    config: our T5Config or LlamaConfig.
+    config: our config of any registered family.
     directory: created if needed.
     vocabulary: a SeqIO vocabulary whose tokenizer files to write (byte ->
       ByT5 tokenizer config, SentencePiece -> spiece.model + T5 tokenizer,
@@ -537,29 +523,20 @@ def save_hf(params: Mapping[str, Any], config, directory: str, *,
 
 
 def _hf_config_dict(config, vocabulary, tokenizer_meta) -> Dict[str, Any]:
-  from instruct.models import hf_llama, hf_t5  # pylint: disable=g-import-not-at-top
-  kind = config_kind(config)
-  if kind == 't5':
-    kwargs = hf_t5.hf_t5_config_kwargs(config)
-    kwargs['is_encoder_decoder'] = True
-  else:
-    ids = {}
-    meta = dict(tokenizer_meta or {})
-    if vocabulary is not None:
-      meta.setdefault('eos_id', vocabulary.eos_id)
-      try:
-        bos = vocabulary.bos_id
-      except NotImplementedError:
-        bos = None
-      if bos is not None:
-        meta.setdefault('bos_id', bos)
-    for ours, theirs in (('eos_id', 'eos_token_id'),
-                         ('bos_id', 'bos_token_id')):
-      if meta.get(ours) is not None:
-        ids[theirs] = int(meta[ours])
-    kwargs = hf_llama.hf_llama_config_kwargs(config, **ids)
-  return {'architectures': [_HF_ARCHS[kind]], 'model_type': kind,
-          'torch_dtype': 'float32', **kwargs}
+  ids = {}
+  meta = dict(tokenizer_meta or {})
+  if vocabulary is not None:
+    meta.setdefault('eos_id', vocabulary.eos_id)
+    try:
+      bos = vocabulary.bos_id
+    except NotImplementedError:
+      bos = None
+    if bos is not None:
+      meta.setdefault('bos_id', bos)
+  for ours, theirs in (('eos_id', 'eos_token_id'), ('bos_id', 'bos_token_id')):
+    if meta.get(ours) is not None:
+      ids[theirs] = int(meta[ours])
+  return families.for_config(config).hf_config_dict(config, **ids)
 
 
 def write_tokenizer_files(directory: str, vocabulary=None,
@@ -621,12 +598,12 @@ def load(path: str, config=None) -> Imported:
   """
   fmt, resolved = detect_format(path)
   if fmt == 'gguf':
-    from instruct.models import gguf  # pylint: disable=g-import-not-at-top
     m = gguf.load_gguf(resolved)
     if config is not None:
       check_params(m.params, expected_shapes(config), resolved,
                    'the configured model')
-    return Imported(m.params, 0, 'gguf', 'llama', config or m.config,
+    return Imported(m.params, 0, 'gguf', config_kind(m.config),
+                    config or m.config,
                     m.mapping, tokenizer_json=m.tokenizer.to_str(),
                     tokenizer_meta=m.tokenizer_meta)
   if fmt == 'hf':
@@ -642,6 +619,52 @@ def load(path: str, config=None) -> Imported:
   return Imported(params, step_of_state(state, resolved), fmt,
                   architecture_of(params), config, _identity_mapping(params),
                   state=state)
+
+
+def restore_params_and_step(
+    path: str, abstract_params: Any,
+    only: Optional[Callable[[Tuple[str, ...]], bool]] = None
+) -> Tuple[Any, int]:
+  """Reads the model parameters and step of a checkpoint in any format.
+
+  Ours go to `checkpoints.restore_params_and_step` (read in place, sharded);
+  a T5X msgpack + TensorStore checkpoint, a Hugging Face directory or a
+  .gguf file is converted on the host and checked against
+  `abstract_params` (a missing, unknown or misshapen parameter is a
+  UserError naming it). Their step is the one they record (0 for HF/GGUF).
+
+  Args:
+    path: a `checkpoint_<step>` directory, a model directory (latest used),
+      a HF directory or a .gguf file (see `resolve`).
+    abstract_params: tree of `jax.ShapeDtypeStruct` with shardings (and the
+      dtypes to restore in).
+    only: restore just the leaves whose path (a tuple of names) this accepts
+      (see `checkpoints.restore_params_and_step`).
+
+  Returns:
+    (params placed as `abstract_params` says, step).
+  """
+  fmt = 'orbax'
+  if '://' not in os.fspath(path) and os.path.exists(path):
+    try:
+      fmt = resolve(path).format
+    except UserError:
+      pass  # checkpoints.find_checkpoint_dir says what is wrong.
+  if fmt == 'orbax':
+    return checkpoints.restore_params_and_step(path, abstract_params, only)
+  if only is not None:
+    abstract_params = checkpoints.select(abstract_params, only)
+  imported = load(path)
+  flat_abstract = flatten(abstract_params)
+  check_params(imported.params, {p: a.shape for p, a in flat_abstract.items()},
+               f'{path} ({imported.format})', 'the model gin file')
+  flat = flatten(imported.params)
+  placed = {p: jax.device_put(np.asarray(flat[p]).astype(a.dtype),
+                              getattr(a, 'sharding', None))
+            for p, a in flat_abstract.items()}
+  logging.info('Imported %d parameters from %s (%s).', len(placed), path,
+               imported.format)
+  return traverse_util.unflatten_dict(placed), imported.step
 
 
 def copy_tokenizer_files(src_dir: str, dst_dir: str) -> List[str]:

@@ -12,15 +12,20 @@ Saving is asynchronous (the arrays are copied off the devices, then written in
 the background); the step directory only appears under its final name once
 every item is written, so a run killed mid-save leaves the previous
 checkpoint as the latest.
+
+This module knows only this layout (and T5X's `checkpoint_<step>` naming).
+Checkpoints of other tools, and the resolver that tells formats apart, are
+in `instruct.checkpoint_formats`, which builds on this module.
 """
 
 import dataclasses
 import os
 import re
-from typing import Any, Callable, Optional, Tuple
+from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple
 
 from absl import logging
 from etils import epath
+import flax
 from flax import traverse_util as flax_traverse_util
 import jax
 import numpy as np
@@ -30,7 +35,9 @@ import tensorflow as tf
 from instruct.errors import UserError
 
 STEP_PREFIX = 'checkpoint'
+STATE_ITEM = 'state'  # The item holding {'target', 'state'} of each step.
 _STEP_DIR = re.compile(rf'^{STEP_PREFIX}_(\d+)$')
+Path = Tuple[str, ...]
 
 
 # -----------------------------------------------------------------------------
@@ -87,28 +94,44 @@ def absolute(path: str) -> str:
   return path if '://' in os.fspath(path) else os.path.abspath(path)
 
 
-def find_checkpoint_dir(path: str) -> epath.Path:
-  """Resolves a checkpoint path: a `checkpoint_<step>` dir or a model dir.
-
-  Raises:
-    FileNotFoundError: naming the path, when it holds no checkpoint.
-  """
-  p = epath.Path(absolute(path))
-  if not p.exists():
-    raise UserError(f'Checkpoint path {path} does not exist.')
-  if (p / 'state').exists():
-    return p
+def step_dirs(model_dir: str, marker: str = STATE_ITEM
+              ) -> List[Tuple[int, epath.Path]]:
+  """(step, directory) of each `checkpoint_<step>` holding `marker`, oldest
+  first; `marker` is `state` for ours, `checkpoint` for T5X's msgpack."""
+  p = epath.Path(absolute(model_dir))
   steps = []
   if p.is_dir():
     for child in p.iterdir():
       m = _STEP_DIR.match(child.name)
-      if m and (child / 'state').exists():
+      if m and (child / marker).exists():
         steps.append((int(m.group(1)), child))
+  return sorted(steps)
+
+
+def is_checkpoint_dir(path: str) -> bool:
+  """Whether `path` is one of our `checkpoint_<step>` directories."""
+  return (epath.Path(absolute(path)) / STATE_ITEM).exists()
+
+
+def find_checkpoint_dir(path: str) -> epath.Path:
+  """Resolves a checkpoint path: a `checkpoint_<step>` dir or a model dir.
+
+  Raises:
+    UserError: naming the path, when it holds no checkpoint.
+  """
+  p = epath.Path(absolute(path))
+  if not p.exists():
+    raise UserError(f'Checkpoint path {path} does not exist.')
+  if (p / STATE_ITEM).exists():
+    return p
+  steps = step_dirs(path)
   if not steps:
     raise UserError(
         f'{path} is not a checkpoint: expected a checkpoint_<step>/ directory '
-        'holding state/, or a model directory containing one.')
-  return max(steps)[1]
+        'holding state/, or a model directory containing one (Hugging Face, '
+        'T5X msgpack and GGUF checkpoints are read by '
+        'instruct.checkpoint_formats).')
+  return steps[-1][1]
 
 
 def step_of(checkpoint_dir: epath.Path) -> Optional[int]:
@@ -116,18 +139,48 @@ def step_of(checkpoint_dir: epath.Path) -> Optional[int]:
   return int(m.group(1)) if m else None
 
 
-def _select(tree: Any, only: Callable[[Tuple[str, ...]], bool],
-            prefix: Tuple[str, ...] = ()) -> Any:
+def select(tree: Any, only: Callable[[Tuple[str, ...]], bool],
+           prefix: Tuple[str, ...] = ()) -> Any:
   """The nested-dict subtree of leaves whose path `only` accepts."""
   out = {}
   for k, v in tree.items():
     if isinstance(v, dict):
-      sub = _select(v, only, prefix + (k,))
+      sub = select(v, only, prefix + (k,))
       if sub:
         out[k] = sub
     elif only(prefix + (k,)):
       out[k] = v
   return out
+
+
+def flatten(tree: Mapping[str, Any]) -> Dict[Path, Any]:
+  """{path tuple: leaf} of a nested parameter tree."""
+  return flax_traverse_util.flatten_dict(flax.core.unfreeze(tree))
+
+
+def check_params(params: Mapping[str, Any],
+                 expected: Mapping[Path, Tuple[int, ...]], source: str,
+                 what: str = 'the model') -> None:
+  """Refuses missing, unknown or misshapen parameters, naming the first."""
+  got = flatten(params)
+  missing = [p for p in expected if p not in got]
+  if missing:
+    p = missing[0]
+    raise UserError(f'{source}: parameter {"/".join(p)} is missing (expected '
+                    f'shape {tuple(expected[p])} for {what}); {len(missing)} '
+                    'missing in all. Is it a checkpoint of another '
+                    'architecture?')
+  unknown = [p for p in got if p not in expected]
+  if unknown:
+    p = unknown[0]
+    raise UserError(f'{source}: unknown parameter {"/".join(p)} (shape '
+                    f'{np.shape(got[p])}) for {what}; {len(unknown)} unknown '
+                    'in all. Is it a checkpoint of another architecture?')
+  for p, shape in expected.items():
+    if tuple(np.shape(got[p])) != tuple(shape):
+      raise UserError(f'{source}: parameter {"/".join(p)} has shape '
+                      f'{tuple(np.shape(got[p]))}; {what} expects '
+                      f'{tuple(shape)}. Is it a checkpoint of another size?')
 
 
 def check_orbax_matches(checkpoint_dir: epath.Path, abstract_params: Any,
@@ -143,8 +196,7 @@ def check_orbax_matches(checkpoint_dir: epath.Path, abstract_params: Any,
   With `only`, just the leaves it accepts are compared (e.g. the base of a
   PEFT run). Other formats are checked when converted.
   """
-  from instruct import checkpoint_formats  # pylint: disable=g-import-not-at-top
-  state = epath.Path(checkpoint_dir) / 'state'
+  state = epath.Path(checkpoint_dir) / STATE_ITEM
   if not state.exists():
     return
   verbosity = logging.get_verbosity()
@@ -161,31 +213,26 @@ def check_orbax_matches(checkpoint_dir: epath.Path, abstract_params: Any,
   if not isinstance(target, dict):
     return
   if only is not None:
-    target = _select(target, only)
-    abstract_params = _select(abstract_params, only)
+    target = select(target, only)
+    abstract_params = select(abstract_params, only)
   expected = {path: leaf.shape for path, leaf in
-              checkpoint_formats.flatten(abstract_params).items()}
-  checkpoint_formats.check_params(target, expected, f'checkpoint {state}',
-                                  'the model gin file')
+              flatten(abstract_params).items()}
+  check_params(target, expected, f'checkpoint {state}', 'the model gin file')
 
 
 def restore_params_and_step(
     path: str, abstract_params: Any,
     only: Optional[Callable[[Tuple[str, ...]], bool]] = None
 ) -> Tuple[Any, int]:
-  """Reads the model parameters (`target`) and step of a checkpoint.
+  """Reads the model parameters (`target`) and step of one of our checkpoints.
 
-  The optimizer state is not read: a fine-tuning run starts its own. Besides
-  our Orbax checkpoints, `path` may name any format `instruct.convert` reads
-  (see instruct/checkpoint_formats.py): a T5X msgpack + TensorStore
-  checkpoint, a Hugging Face directory (config.json + safetensors) or a .gguf
-  file; those are converted on the host and checked against
-  `abstract_params` (a missing, unknown or misshapen parameter is a
-  UserError naming it). Their step is the one they record (0 for HF/GGUF).
+  The optimizer state is not read: a fine-tuning run starts its own. Other
+  tools' checkpoints (T5X msgpack, Hugging Face, GGUF) are read by
+  `instruct.checkpoint_formats.restore_params_and_step`, which takes any
+  path and calls this one for ours.
 
   Args:
-    path: a `checkpoint_<step>` directory, a model directory (latest used),
-      a HF directory or a .gguf file.
+    path: a `checkpoint_<step>` directory or a model directory (latest used).
     abstract_params: tree of `jax.ShapeDtypeStruct` with shardings (and the
       dtypes to restore in: a float32 checkpoint can be read as bfloat16).
     only: restore just the leaves whose path (a tuple of names) this accepts,
@@ -196,15 +243,7 @@ def restore_params_and_step(
     (params placed as `abstract_params` says, step).
   """
   if only is not None:
-    abstract_params = _select(abstract_params, only)
-  if '://' not in os.fspath(path) and os.path.exists(path):
-    from instruct import checkpoint_formats  # pylint: disable=g-import-not-at-top
-    try:
-      fmt, _ = checkpoint_formats.detect_format(path)
-    except UserError:
-      fmt = 'orbax'  # find_checkpoint_dir below says what is wrong.
-    if fmt != 'orbax':
-      return _restore_foreign(path, abstract_params)
+    abstract_params = select(abstract_params, only)
   ckpt = find_checkpoint_dir(path)
   check_orbax_matches(ckpt, abstract_params, only)
   checkpointer = ocp.PyTreeCheckpointer()
@@ -212,7 +251,7 @@ def restore_params_and_step(
   item = {'target': abstract_params, 'state': {'step': step_struct}}
   try:
     restored = checkpointer.restore(
-        ckpt / 'state',
+        ckpt / STATE_ITEM,
         args=ocp.args.PyTreeRestore(
             item=item,
             restore_args=ocp.checkpoint_utils.construct_restore_args(item),
@@ -225,23 +264,6 @@ def restore_params_and_step(
   step = restored.get('state', {}).get('step')
   step = int(np.asarray(step)) if step is not None else (step_of(ckpt) or 0)
   return restored['target'], step
-
-
-def _restore_foreign(path: str, abstract_params: Any) -> Tuple[Any, int]:
-  """Params of a T5X-legacy, HF or GGUF checkpoint, placed as asked."""
-  from instruct import checkpoint_formats  # pylint: disable=g-import-not-at-top
-  imported = checkpoint_formats.load(path)
-  flat_abstract = checkpoint_formats.flatten(abstract_params)
-  checkpoint_formats.check_params(
-      imported.params, {p: a.shape for p, a in flat_abstract.items()},
-      f'{path} ({imported.format})', 'the model gin file')
-  flat = checkpoint_formats.flatten(imported.params)
-  placed = {p: jax.device_put(np.asarray(flat[p]).astype(a.dtype),
-                              getattr(a, 'sharding', None))
-            for p, a in flat_abstract.items()}
-  logging.info('Imported %d parameters from %s (%s).', len(placed), path,
-               imported.format)
-  return flax_traverse_util.unflatten_dict(placed), imported.step
 
 
 # -----------------------------------------------------------------------------
@@ -296,7 +318,7 @@ class CheckpointManager:
 
 def load_numpy_tree(checkpoint_dir: str) -> Any:
   """The whole saved `state` tree as host numpy arrays (for tools and tests)."""
-  path = epath.Path(absolute(checkpoint_dir)) / 'state'
+  path = epath.Path(absolute(checkpoint_dir)) / STATE_ITEM
   checkpointer = ocp.PyTreeCheckpointer()
   meta = checkpointer.metadata(path)
   tree = getattr(meta, 'item_metadata', None) or meta

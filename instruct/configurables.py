@@ -14,16 +14,19 @@ from instruct import partitioning  # pylint: disable=unused-import
 from instruct import vocabularies  # pylint: disable=unused-import
 from instruct.models import decoder_only  # pylint: disable=unused-import
 from instruct.models import encoder_decoder  # pylint: disable=unused-import
-from instruct.models import llama
-from instruct.models import t5
+from instruct.models import families
 from instruct.peft import config as peft_config  # pylint: disable=unused-import
 
 for _cls in (seqio.ByteVocabulary, seqio.SentencePieceVocabulary,
              seqio.PassThroughVocabulary):
   gin.external_configurable(_cls, module='seqio')
 
-gin.external_configurable(t5.T5Config, 'T5Config', module='network')
-gin.external_configurable(t5.Transformer, 'Transformer', module='network')
-gin.external_configurable(llama.LlamaConfig, 'LlamaConfig', module='network')
-gin.external_configurable(llama.LlamaTransformer, 'LlamaTransformer',
-                          module='network')
+# Every model family's config and network, under the names its registry entry
+# gives (e.g. network.T5Config, network.LlamaTransformer).
+_registered = set()
+for _family in families.all_families():
+  for _cls, _name in zip((_family.config_cls, _family.network_cls),
+                         _family.gin_names):
+    if _cls not in _registered:
+      gin.external_configurable(_cls, _name, module='network')
+      _registered.add(_cls)

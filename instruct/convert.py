@@ -80,19 +80,12 @@ def print_mapping(entries: Sequence[formats.MappingEntry], out=None) -> None:
 
 
 def _config_for_export(imported: formats.Imported, config: Any):
-  """The config an HF export needs, from gin, the source, or T5 shapes."""
+  """The config an HF export needs: from gin, the source, or tree shapes."""
   if config is not None:
     return config
   if imported.config is not None:
     return imported.config
-  if imported.architecture == 't5':
-    return formats.infer_t5_config(imported.params)
-  if imported.architecture == 'llama':
-    raise UserError('A Llama tree does not record its head count; pass the '
-                    'model gin file, e.g. '
-                    '--gin_file=models/llama/smollm2_135m.gin.')
-  raise UserError('Cannot tell the architecture of the source parameters; '
-                  'pass the model gin file (--gin_file=...).')
+  return formats.config_from_params(imported.params)
 
 
 def convert(src: str, dst: str, src_format: str, dst_format: str, *,

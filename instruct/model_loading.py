@@ -14,7 +14,6 @@ from etils import epath
 import optax
 
 from instruct import checkpoint_formats
-from instruct import checkpoints
 from instruct import partitioning as partitioning_lib
 from instruct import trainer as trainer_lib
 
@@ -25,17 +24,8 @@ def checkpoint_dirs(path: str) -> Sequence[epath.Path]:
   A Hugging Face directory, a T5X msgpack checkpoint or a GGUF file is one
   checkpoint (converted on load, see `instruct.checkpoint_formats`).
   """
-  if '://' not in os.fspath(path) and os.path.exists(path):
-    fmt, _ = checkpoint_formats.detect_format(path)
-    if fmt != 'orbax':
-      return [epath.Path(checkpoints.absolute(path))]
-  p = epath.Path(checkpoints.absolute(path))
-  if (p / 'state').exists():
-    return [p]
-  found = checkpoints.find_checkpoint_dir(path)  # Raises a clear error.
-  steps = sorted((checkpoints.step_of(c), c) for c in found.parent.iterdir()
-                 if checkpoints.step_of(c) is not None and (c / 'state').exists())
-  return [c for _, c in steps]
+  return [epath.Path(c.path)
+          for c in checkpoint_formats.list_checkpoints(path)]
 
 
 def abstract_params(model, partitioner, dataset_cfg):
@@ -60,12 +50,12 @@ def restore_latest(model, partitioner: partitioning_lib.Partitioner,
     dataset_cfg: its lengths and batch size give the model's input shapes.
     checkpoint_path: anything `checkpoint_dirs` reads; its last is used.
     only: restore only the parameters whose path it accepts (see
-      `checkpoints.restore_params_and_step`).
+      `checkpoint_formats.restore_params_and_step`).
 
   Raises:
     UserError: naming the path or the first parameter that does not fit.
   """
   ckpt = os.fspath(checkpoint_dirs(checkpoint_path)[-1])
-  params, step = checkpoints.restore_params_and_step(
+  params, step = checkpoint_formats.restore_params_and_step(
       ckpt, abstract_params(model, partitioner, dataset_cfg), only=only)
   return params, step, ckpt

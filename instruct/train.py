@@ -27,6 +27,7 @@ import optax
 import seqio
 import tqdm
 
+from instruct import checkpoint_formats
 from instruct import checkpoints
 from instruct import configurables  # pylint: disable=unused-import
 from instruct import errors
@@ -178,7 +179,7 @@ def train(*,
     # With a PEFT method the checkpoint gives the base (in any format); the
     # method's `peft_` leaves start fresh.
     peft_config = factory.peft_config
-    params, step = checkpoints.restore_params_and_step(
+    params, step = checkpoint_formats.restore_params_and_step(
         initial_checkpoint_path, factory.abstract_state.params,
         only=(None if peft_config is None else
               lambda p: not peft_core.is_peft_path(p)))

@@ -218,8 +218,8 @@ def test_restore_params_from_foreign_formats(tmp_path):
   abstract = jax.tree.map(
       lambda x: jax.ShapeDtypeStruct(x.shape, np.float32, sharding=sharding),
       state['target'])
-  got, step = checkpoints.restore_params_and_step(str(tmp_path / 'legacy'),
-                                                  abstract)
+  got, step = formats.restore_params_and_step(str(tmp_path / 'legacy'),
+                                              abstract)
   assert step == 1100
   np.testing.assert_array_equal(
       got['encoder']['layers_1']['mlp']['wo']['kernel'],
@@ -231,8 +231,8 @@ def test_restore_params_from_foreign_formats(tmp_path):
   abstract = jax.tree.map(
       lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype, sharding=sharding),
       params)
-  got, step = checkpoints.restore_params_and_step(str(tmp_path / 'hf'),
-                                                  abstract)
+  got, step = formats.restore_params_and_step(str(tmp_path / 'hf'),
+                                              abstract)
   assert step == 0
   _assert_trees_equal(jax.tree.map(np.asarray, got), params)
   # Another size: refused, naming the parameter and both shapes.
@@ -241,7 +241,7 @@ def test_restore_params_from_foreign_formats(tmp_path):
                                      x.dtype), params)
   with pytest.raises(UserError, match=r'decoder/decoder_norm/scale has shape '
                      r'\(64,\); the model gin file expects \(65,\)'):
-    checkpoints.restore_params_and_step(str(tmp_path / 'hf'), small)
+    formats.restore_params_and_step(str(tmp_path / 'hf'), small)
 
 
 def test_corrupt_t5x_files_are_named(tmp_path):

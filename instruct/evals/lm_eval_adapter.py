@@ -54,7 +54,7 @@ from lm_eval.models import utils as harness_model_utils
 import numpy as np
 from tqdm import tqdm
 
-from instruct import checkpoints
+from instruct import checkpoint_formats
 from instruct import decoding
 from instruct import gin_utils
 from instruct import input_pipeline
@@ -191,7 +191,7 @@ def load_model(checkpoint: str, gin_files: Sequence[str],
     raise UserError(f'instruct model_args checkpoint={checkpoint}: {e}'
                     ) from None
   try:
-    params, step = checkpoints.restore_params_and_step(path, abstract)
+    params, step = checkpoint_formats.restore_params_and_step(path, abstract)
   except UserError as e:
     raise UserError(f'instruct model_args checkpoint={checkpoint} does not '
                     f'fit the model of gin_file={"+".join(gin_files)}: '

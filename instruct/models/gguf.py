@@ -33,6 +33,8 @@ import tokenizers
 from tokenizers import decoders, models, pre_tokenizers
 
 from instruct.errors import UserError
+from instruct.models import hf_llama
+from instruct.models import llama
 
 Path = Tuple[str, ...]
 
@@ -120,7 +122,6 @@ def permute_rows(w: np.ndarray, num_heads: int) -> np.ndarray:
 
 def read_config(reader, path: str = ''):
   """Our `LlamaConfig` from the `llama.*` metadata of an open GGUF file."""
-  from instruct.models import llama  # pylint: disable=g-import-not-at-top
   arch = _field(reader, 'general.architecture', required=True, path=path)
   if arch != 'llama':
     raise UserError(f'{path}: GGUF architecture is {arch!r}; only Llama-'
@@ -166,7 +167,6 @@ def load_gguf(path: str) -> GGUFModel:
       fit the metadata's hyperparameters.
   """
   from gguf import quants  # pylint: disable=g-import-not-at-top
-  from instruct.models import hf_llama  # pylint: disable=g-import-not-at-top
   reader = _open(path)
   config = read_config(reader, path)
   expected = hf_llama.expected_shapes(config)

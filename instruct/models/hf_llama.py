@@ -6,7 +6,8 @@ and key columns are in the same (rotate-half) order on both sides, so every
 matrix is a plain transpose. Nothing here imports torch or transformers:
 state dicts may hold numpy arrays or torch tensors, and
 `hf_llama_config_kwargs` returns keyword arguments for
-`transformers.LlamaConfig`.
+`transformers.LlamaConfig`. The tables also serve Qwen2 (`hf_qwen2.py`):
+with `config.qkv_bias` they list the query/key/value biases.
 """
 
 from typing import Any, Dict, List, Mapping, Tuple
@@ -86,6 +87,10 @@ def hf_llama_config_kwargs(config: llama.LlamaConfig,
   Returns:
     A dict for `transformers.LlamaConfig(**kwargs)`.
   """
+  if config.qkv_bias:
+    raise ValueError('LlamaConfig.qkv_bias=True has no transformers.'
+                     'LlamaConfig equivalent (its attention_bias also biases '
+                     'o_proj); use instruct.models.qwen2.Qwen2Config.')
   kwargs = dict(
       vocab_size=config.vocab_size, hidden_size=config.emb_dim,
       intermediate_size=config.mlp_dim,
@@ -120,6 +125,11 @@ def name_table(config: llama.LlamaConfig) -> List[Tuple[Path, str, bool]]:
                           ('value', 'v_proj'), ('out', 'o_proj')):
       table.append((ours + ('self_attention', name, 'kernel'),
                     f'{hf}.self_attn.{hf_name}.weight', True))
+    if config.qkv_bias:  # Qwen2's attention.
+      for name, hf_name in (('query', 'q_proj'), ('key', 'k_proj'),
+                            ('value', 'v_proj')):
+        table.append((ours + ('self_attention', name, 'bias'),
+                      f'{hf}.self_attn.{hf_name}.bias', False))
     table.append((ours + ('pre_mlp_layer_norm', 'scale'),
                   f'{hf}.post_attention_layernorm.weight', False))
     for name, hf_name in (('wi_0', 'gate_proj'), ('wi_1', 'up_proj'),
@@ -151,6 +161,8 @@ def expected_shapes(config: llama.LlamaConfig) -> Dict[Path, Tuple[int, ...]]:
   for path, _, _ in name_table(config):
     if path[-1] == 'scale':
       shapes[path] = (config.emb_dim,)
+    elif path[-1] == 'bias':
+      shapes[path] = by_leaf[path[-2]][1:]
     else:
       shapes[path] = by_leaf[path[-2] if path[-1] == 'kernel' else path[0]]
   return shapes

@@ -27,13 +27,12 @@ from jax import lax
 import jax.numpy as jnp
 import numpy as np
 
-from instruct.models import t5
+from instruct.models import layers
 from instruct.peft import layers as peft_layers
 from instruct.peft import prompts as peft_prompts
 
 Array = jax.Array
 
-_MASK_BIAS = -1e10  # As in t5.py: all-masked rows give a uniform softmax.
 _kernel_init = nn.initializers.variance_scaling(1.0, 'fan_in', 'normal')
 # 1/sqrt(emb_dim): unit-variance logits when the output layer is tied.
 _embedding_init = nn.initializers.variance_scaling(
@@ -48,6 +47,8 @@ class LlamaConfig:
   `rope_type='llama3'` applies Llama 3.1/3.2's frequency rescaling with
   `rope_scaling_factor`, `rope_low_freq_factor`, `rope_high_freq_factor` and
   `rope_original_max_position` (Hugging Face's `rope_scaling` fields).
+  `qkv_bias` adds biases to the query, key and value projections (Qwen2's
+  attention; see `instruct.models.qwen2`).
   """
   vocab_size: int = 384
   emb_dim: int = 64
@@ -68,6 +69,7 @@ class LlamaConfig:
   rope_low_freq_factor: float = 1.0
   rope_high_freq_factor: float = 4.0
   rope_original_max_position: int = 8192
+  qkv_bias: bool = False
   # Parameter-efficient fine-tuning (`instruct.peft.config.PeftConfig`);
   # None trains every parameter.
   peft: Optional[Any] = None
@@ -146,9 +148,9 @@ def apply_rope(x_BLHD: Array, positions_BL: Array,
 # -----------------------------------------------------------------------------
 # Layers.
 # -----------------------------------------------------------------------------
-def _dense(features, axes, dtype, name, peft=None):
-  return t5.Dense(features, axes, kernel_init=_kernel_init, dtype=dtype,
-                  peft=peft, name=name)
+def _dense(features, axes, dtype, name, peft=None, use_bias=False):
+  return layers.Dense(features, axes, kernel_init=_kernel_init, dtype=dtype,
+                      peft=peft, use_bias=use_bias, name=name)
 
 
 def _decode_mask(cur: Array, num_queries: int, cache_length: int,
@@ -185,14 +187,10 @@ def _decode_mask(cur: Array, num_queries: int, cache_length: int,
 class Attention(nn.Module):
   """Grouped-query self-attention with RoPE and a key/value cache.
 
-  Cache layout (collection 'cache'): `cached_key` [B, N, D, K] (keys after
-  RoPE) and `cached_value` [B, N, K, D], with N = num_kv_heads, D =
-  head_dim, K = cache_length, in the compute dtype; and the int32 scalar
-  `cache_index`, the slot the next token goes to. Each decoding step reads
-  the whole cache, so it lies the way the step reads it: heads first (no
-  transpose of the cache per step) and the summed dimension (D for the
-  query-key product, K for the weighted values) outside the one kept, so
-  the sums run over contiguous vectors (T5X lays TPU caches out likewise).
+  Cache layout (collection 'cache', see `layers.kv_cache`): `cached_key`
+  [B, N, D, K] (keys after RoPE) and `cached_value` [B, N, K, D], with N =
+  num_kv_heads, D = head_dim, K = cache_length, in the compute dtype; and
+  the int32 scalar `cache_index`, the slot the next token goes to.
   """
   config: LlamaConfig
 
@@ -205,11 +203,14 @@ class Attention(nn.Module):
     heads, kv_heads, head_dim = cfg.num_heads, cfg.num_kv_heads, cfg.head_dim
     batch, length = x_BLE.shape[:2]
     q_BLHD = _dense(heads * head_dim, ('embed', 'joined_kv'), dtype, 'query',
-                    cfg.peft)(x_BLE).reshape(batch, length, heads, head_dim)
+                    cfg.peft, cfg.qkv_bias)(x_BLE).reshape(
+                        batch, length, heads, head_dim)
     k_BLND = _dense(kv_heads * head_dim, ('embed', 'joined_kv'), dtype, 'key',
-                    cfg.peft)(x_BLE).reshape(batch, length, kv_heads, head_dim)
+                    cfg.peft, cfg.qkv_bias)(x_BLE).reshape(
+                        batch, length, kv_heads, head_dim)
     v_BLND = _dense(kv_heads * head_dim, ('embed', 'joined_kv'), dtype, 'value',
-                    cfg.peft)(x_BLE).reshape(batch, length, kv_heads, head_dim)
+                    cfg.peft, cfg.qkv_bias)(x_BLE).reshape(
+                        batch, length, kv_heads, head_dim)
     q_BLHD = _constrain_heads(q_BLHD)
     k_BLND = _constrain_heads(k_BLND)
     v_BLND = _constrain_heads(v_BLND)
@@ -255,16 +256,17 @@ class Attention(nn.Module):
       q_BLNGD = q_BLNGD.astype(jnp.float32)
       keys = keys.astype(jnp.float32)
     q_BLNGD = q_BLNGD * jnp.asarray(1.0 / math.sqrt(head_dim), q_BLNGD.dtype)
-    logits_BNGQK = _attention_product(f'bqngd,{key_spec}->bngqk', q_BLNGD,
-                                      keys)
+    logits_BNGQK = layers.attention_product(f'bqngd,{key_spec}->bngqk',
+                                            q_BLNGD, keys)
     if mask is not None:
-      bias_B1QK = jnp.where(mask, 0.0, _MASK_BIAS).astype(logits_BNGQK.dtype)
+      bias_B1QK = jnp.where(mask, 0.0, layers.MASK_BIAS).astype(
+          logits_BNGQK.dtype)
       logits_BNGQK = logits_BNGQK + bias_B1QK[:, :, None]
     weights = jax.nn.softmax(logits_BNGQK, axis=-1).astype(dtype)
     weights = nn.Dropout(rate=cfg.dropout_rate)(
         weights, deterministic=not enable_dropout)
-    out_BQNGD = _attention_product(f'bngqk,{value_spec}->bqngd', weights,
-                                   values.astype(dtype))
+    out_BQNGD = layers.attention_product(f'bngqk,{value_spec}->bqngd',
+                                         weights, values.astype(dtype))
     out_BQHD = _constrain_heads(
         out_BQNGD.reshape(batch, length, heads, head_dim))
     return _dense(cfg.emb_dim, ('joined_kv', 'embed'), dtype, 'out', cfg.peft)(
@@ -279,31 +281,9 @@ class Attention(nn.Module):
     cfg = self.config
     initialized = self.has_variable('cache', 'cached_key')
     kv_heads, head_dim = cfg.num_kv_heads, cfg.head_dim
-    key = self.variable('cache', 'cached_key', jnp.zeros,
-                        (batch, kv_heads, head_dim, length), dtype)
-    value = self.variable('cache', 'cached_value', jnp.zeros,
-                          (batch, kv_heads, length, head_dim), dtype)
-    index = self.variable('cache', 'cache_index',
-                          lambda: jnp.array(0, dtype=jnp.int32))
+    key, value, index = layers.kv_cache(self, batch, kv_heads, head_dim,
+                                        length, dtype)
     return key, value, index, initialized
-
-
-def _attention_product(spec: str, a: Array, b: Array) -> Array:
-  """`jnp.einsum(spec, a, b)`, with one decoding query as multiply-and-sum.
-
-  A decoding step has one query per row, so both attention products are
-  matrix-vector work over the cache. XLA:CPU runs a batched dot as one small
-  GEMM per (row, head); an elementwise product and a sum is one fused loop
-  that reads the cache once, in the order it lies.
-  """
-  if spec == 'bqngd,bndk->bngqk' and a.shape[1] == 1:  # queries x keys
-    # [B, N, G, D, 1] * [B, N, 1, D, K], summed over D.
-    return jnp.sum(a[:, 0, :, :, :, None] * b[:, :, None], axis=3)[
-        :, :, :, None]
-  if spec == 'bngqk,bnkd->bqngd' and a.shape[3] == 1:  # weights x values
-    # [B, N, G, K, 1] * [B, N, 1, K, D], summed over K.
-    return jnp.sum(a[:, :, :, 0, :, None] * b[:, :, None], axis=3)[:, None]
-  return jnp.einsum(spec, a, b)
 
 
 def _update_cache(variables, k_BQND, v_BQND, positions_BQ,
@@ -321,17 +301,7 @@ def _update_cache(variables, k_BQND, v_BQND, positions_BQ,
         f'Cached decoding: keys of shape {k_BQND.shape} (batch, length, kv '
         f'heads, head dim) do not fit the cache {cached_value.value.shape} '
         '(batch, kv heads, cache length >= length, head dim).')
-  cur = index.value
-  zero = jnp.zeros((), jnp.int32)
-  cached_key.value = lax.dynamic_update_slice(
-      cached_key.value,
-      k_BQND.transpose(0, 2, 3, 1).astype(cached_key.value.dtype),
-      (zero, zero, zero, cur))
-  cached_value.value = lax.dynamic_update_slice(
-      cached_value.value,
-      v_BQND.transpose(0, 2, 1, 3).astype(cached_value.value.dtype),
-      (zero, zero, cur, zero))
-  index.value = cur + num_queries
+  cur = layers.write_kv_cache(cached_key, cached_value, index, k_BQND, v_BQND)
   mask = _decode_mask(cur, num_queries, cache_length, positions_BQ,
                       causal_attention_BQ, num_virtual)
   return cached_key.value, cached_value.value, mask
@@ -373,15 +343,15 @@ class DecoderLayer(nn.Module):
                enable_dropout=True, decode=False):
     cfg = self.config
     dropout = nn.Dropout(rate=cfg.dropout_rate)
-    h = t5.RMSNorm(epsilon=cfg.rms_norm_eps, dtype=cfg.compute_dtype,
-                   name='pre_self_attention_layer_norm')(x_BLE)
+    h = layers.RMSNorm(epsilon=cfg.rms_norm_eps, dtype=cfg.compute_dtype,
+                       name='pre_self_attention_layer_norm')(x_BLE)
     h = Attention(cfg, name='self_attention')(
         h, positions_BL, mask, causal_attention_BL,
         enable_dropout=enable_dropout, decode=decode)
     h = peft_layers.adapter(cfg.peft, h, 'attention', cfg.compute_dtype)
     x_BLE = _constrain(x_BLE + dropout(h, deterministic=not enable_dropout))
-    h = t5.RMSNorm(epsilon=cfg.rms_norm_eps, dtype=cfg.compute_dtype,
-                   name='pre_mlp_layer_norm')(x_BLE)
+    h = layers.RMSNorm(epsilon=cfg.rms_norm_eps, dtype=cfg.compute_dtype,
+                       name='pre_mlp_layer_norm')(x_BLE)
     h = Mlp(cfg, name='mlp')(h, enable_dropout=enable_dropout)
     h = peft_layers.adapter(cfg.peft, h, 'mlp', cfg.compute_dtype)
     return _constrain(x_BLE + dropout(h, deterministic=not enable_dropout))
@@ -408,16 +378,16 @@ class Decoder(nn.Module):
       x = DecoderLayer(cfg, name=f'layers_{i}')(
           x, positions_BL, mask, causal_attention_BL,
           enable_dropout=enable_dropout, decode=decode)
-    x = t5.RMSNorm(epsilon=cfg.rms_norm_eps, dtype=cfg.compute_dtype,
-                   name='decoder_norm')(x)
+    x = layers.RMSNorm(epsilon=cfg.rms_norm_eps, dtype=cfg.compute_dtype,
+                       name='decoder_norm')(x)
     if prepend:
       x = x[:, num_prompt:]  # No logits for the soft prompt's positions.
     if cfg.tie_word_embeddings:
       logits = self.shared_embedding.attend(x.astype(jnp.float32))
     else:
-      logits = t5.Dense(cfg.vocab_size, ('embed', 'vocab'),
-                        kernel_init=_kernel_init, dtype=jnp.float32,
-                        name='logits_dense')(x)
+      logits = layers.Dense(cfg.vocab_size, ('embed', 'vocab'),
+                            kernel_init=_kernel_init, dtype=jnp.float32,
+                            name='logits_dense')(x)
     return nn.with_logical_constraint(logits.astype(jnp.float32),
                                       ('batch', 'length', 'vocab'))
 
@@ -482,16 +452,17 @@ def make_decoder_mask(length: int,
   Returns:
     Boolean mask, True where a query may attend to a key.
   """
-  mask = t5.make_causal_mask(length)
+  mask = layers.make_causal_mask(length)
   if decoder_causal_attention is not None:
     prefix = decoder_causal_attention > 0
-    mask = jnp.logical_or(mask, t5.make_attention_mask(prefix, prefix))
+    mask = jnp.logical_or(mask, layers.make_attention_mask(prefix, prefix))
   if decoder_target_tokens is not None:
     valid = decoder_target_tokens > 0
-    mask = jnp.logical_and(mask, t5.make_attention_mask(valid, valid))
+    mask = jnp.logical_and(mask, layers.make_attention_mask(valid, valid))
   if decoder_segment_ids is not None:
     mask = jnp.logical_and(
-        mask, t5.make_segment_mask(decoder_segment_ids, decoder_segment_ids))
+        mask,
+        layers.make_segment_mask(decoder_segment_ids, decoder_segment_ids))
   if mask.shape[0] == 1:
     mask = jnp.broadcast_to(mask, (batch_size,) + mask.shape[1:])
   return mask
@@ -503,9 +474,9 @@ class LlamaTransformer(nn.Module):
 
   def setup(self):
     cfg = self.config
-    self.token_embedder = t5.Embed(cfg.vocab_size, cfg.emb_dim,
-                                   dtype=cfg.compute_dtype,
-                                   embedding_init=_embedding_init)
+    self.token_embedder = layers.Embed(cfg.vocab_size, cfg.emb_dim,
+                                       dtype=cfg.compute_dtype,
+                                       embedding_init=_embedding_init)
     self.decoder = Decoder(cfg, self.token_embedder)
     # Prefix tuning's reparameterisation MLP (or None); the attention layers
     # read its parameters (instruct.peft.prompts).

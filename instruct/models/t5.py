@@ -16,6 +16,8 @@ import functools
 import math
 from typing import Any, Callable, Optional, Tuple
 
+import flax
+from flax import traverse_util
 import flax.linen as nn
 import jax
 from jax import lax
@@ -23,21 +25,14 @@ import jax.numpy as jnp
 import numpy as np
 
 from instruct import errors
+from instruct.models import layers
 from instruct.peft import layers as peft_layers
 from instruct.peft import prompts as peft_prompts
 
 Array = jax.Array
-Initializer = Callable[..., Array]
 
-# Masked positions get this bias rather than -inf, so a query whose keys are
-# all masked (padding) gives a uniform softmax instead of NaNs.
-_MASK_BIAS = -1e10
-
-_embedding_init = nn.initializers.normal(stddev=1.0)
 _attention_kernel_init = nn.initializers.variance_scaling(
     1.0, 'fan_in', 'normal')
-_mlp_kernel_init = nn.initializers.variance_scaling(
-    1.0, 'fan_in', 'truncated_normal')
 _relpos_init = nn.initializers.variance_scaling(1.0, 'fan_avg', 'uniform')
 
 
@@ -70,6 +65,34 @@ class T5Config:
   @property
   def compute_dtype(self) -> jnp.dtype:
     return jnp.dtype(self.dtype)
+
+
+def config_from_params(params: Any, **overrides) -> T5Config:
+  """A `T5Config` read off a T5 parameter tree's shapes.
+
+  The number of heads comes from the relative-position table; the MLP is
+  taken to be T5 v1.1's gated GELU when there are `wi_0`/`wi_1` kernels.
+  """
+  flat = traverse_util.flatten_dict(flax.core.unfreeze(params))
+  count = lambda stack: len({p[1] for p in flat
+                             if p[0] == stack and p[1].startswith('layers_')})
+  vocab, emb = flat[('token_embedder', 'embedding')].shape
+  heads, buckets = flat[('encoder', 'relpos_bias', 'rel_embedding')].shape
+  query = ('encoder', 'layers_0', 'attention', 'query', 'kernel')
+  joined = flat[query].shape[1]
+  gated = ('encoder', 'layers_0', 'mlp', 'wi_0', 'kernel') in flat
+  wi = ('wi_0' if gated else 'wi')
+  mlp = flat[('encoder', 'layers_0', 'mlp', wi, 'kernel')].shape[1]
+  fields = dict(vocab_size=vocab, emb_dim=emb, num_heads=heads,
+                num_encoder_layers=count('encoder'),
+                num_decoder_layers=count('decoder'), head_dim=joined // heads,
+                mlp_dim=mlp,
+                mlp_activations=('gelu', 'linear') if gated else ('relu',),
+                logits_via_embedding=(
+                    ('decoder', 'logits_dense', 'kernel') not in flat),
+                relative_attention_num_buckets=buckets, dropout_rate=0.0)
+  fields.update(overrides)
+  return T5Config(**fields)
 
 
 def _activation(name: str) -> Callable[[Array], Array]:
@@ -126,92 +149,6 @@ def relative_position_bucket(relative_position: np.ndarray,
   return buckets.astype(np.int32)
 
 
-def make_attention_mask(query_input: Array, key_input: Array) -> Array:
-  """Pairwise boolean mask [B, 1, Q, K] from per-position booleans [B, Q/K]."""
-  return jnp.logical_and(query_input[:, None, :, None],
-                         key_input[:, None, None, :])
-
-
-def make_segment_mask(query_segment_ids: Array,
-                      key_segment_ids: Array) -> Array:
-  """[B, 1, Q, K] mask allowing attention within the same packed segment."""
-  return jnp.equal(query_segment_ids[:, None, :, None],
-                   key_segment_ids[:, None, None, :])
-
-
-def make_causal_mask(length: int) -> Array:
-  """[1, 1, L, L] mask letting query i see keys 0..i."""
-  idx = jnp.arange(length)
-  return (idx[None, :] <= idx[:, None])[None, None]
-
-
-class Embed(nn.Module):
-  """Token embedding shared by encoder, decoder and (optionally) logits.
-
-  Also the Llama family's embedding (with its own initializer).
-  """
-  num_embeddings: int
-  features: int
-  dtype: Any = jnp.float32
-  embedding_init: Callable[..., Array] = _embedding_init
-
-  def setup(self):
-    self.embedding = self.param(
-        'embedding',
-        nn.with_logical_partitioning(self.embedding_init, ('vocab', 'embed')),
-        (self.num_embeddings, self.features), jnp.float32)
-
-  def __call__(self, ids_BL: Array) -> Array:
-    return jnp.take(jnp.asarray(self.embedding, self.dtype), ids_BL, axis=0)
-
-  def attend(self, x_BLE: Array) -> Array:
-    """Logits against the embedding matrix (tied output layer)."""
-    embedding = jnp.asarray(self.embedding, x_BLE.dtype)
-    return jnp.einsum('ble,ve->blv', x_BLE, embedding)
-
-
-class Dense(nn.Module):
-  """Bias-free projection of the last axis with a 2-D, named kernel."""
-  features: int
-  kernel_axes: Tuple[str, str]
-  kernel_init: Initializer = _mlp_kernel_init
-  dtype: Any = jnp.float32
-  # `instruct.peft.config.PeftConfig`: LoRA, (IA)^3 and BitFit act here.
-  peft: Optional[Any] = None
-
-  @nn.compact
-  def __call__(self, x: Array) -> Array:
-    kernel = self.param(
-        'kernel', nn.with_logical_partitioning(self.kernel_init,
-                                               self.kernel_axes),
-        (x.shape[-1], self.features), jnp.float32)
-    x = jnp.asarray(x, self.dtype)
-    kernel = jnp.asarray(kernel, self.dtype)
-    if self.peft is not None:
-      return peft_layers.dense(self, x, kernel, self.kernel_axes, self.dtype)
-    x2 = x.reshape((-1, x.shape[-1]))
-    y = lax.dot_general(x2, kernel, (((1,), (0,)), ((), ())))
-    return y.reshape(x.shape[:-1] + (self.features,))
-
-
-class RMSNorm(nn.Module):
-  """T5's layer norm: scale only, no centering, statistics in float32."""
-  epsilon: float = 1e-6
-  dtype: Any = jnp.float32
-
-  @nn.compact
-  def __call__(self, x: Array) -> Array:
-    x = jnp.asarray(x, jnp.float32)
-    mean2 = jnp.mean(lax.square(x), axis=-1, keepdims=True)
-    y = x * lax.rsqrt(mean2 + self.epsilon)
-    scale = self.param(
-        'scale', nn.with_logical_partitioning(nn.initializers.ones,
-                                              ('embed',)),
-        (x.shape[-1],), jnp.float32)
-    scale = scale.reshape((1,) * (x.ndim - 1) + scale.shape)
-    return jnp.asarray(y * scale, self.dtype)
-
-
 class RelativePositionBiases(nn.Module):
   """Per-head learned bias for each relative position bucket."""
   num_heads: int
@@ -249,12 +186,10 @@ class RelativePositionBiases(nn.Module):
 class MultiHeadDotProductAttention(nn.Module):
   """Multi-head attention with an optional key/value cache for decoding.
 
-  Cache layout (collection 'cache'): `cached_key` [B, H, D, max_length] and
-  `cached_value` [B, H, max_length, D] in the compute dtype, and the int32
-  scalar `cache_index`, the position the next token is written to. A
-  decoding step reads the whole cache, so it lies the way the step reads
-  it: heads first and the summed dimension outside the kept one (T5X lays
-  its TPU caches out likewise).
+  Cache layout (collection 'cache', see `layers.kv_cache`): `cached_key`
+  [B, H, D, max_length] and `cached_value` [B, H, max_length, D] in the
+  compute dtype, and the int32 scalar `cache_index`, the position the next
+  token is written to.
 
   Cross-attention (`cross_attention=True`) keeps the projected encoder
   outputs, `cached_cross_key` [B, H, D, K] and `cached_cross_value`
@@ -300,8 +235,9 @@ class MultiHeadDotProductAttention(nn.Module):
       # the pretrained checkpoints need no scaling at run time.
       return _attention_kernel_init(*args) / np.sqrt(self.head_dim)
 
-    projection = functools.partial(Dense, joined_kv, ('embed', 'joined_kv'),
-                                   dtype=self.dtype, peft=self.peft)
+    projection = functools.partial(layers.Dense, joined_kv,
+                                   ('embed', 'joined_kv'), dtype=self.dtype,
+                                   peft=self.peft)
     q_BQHD = self._split_heads(
         projection(kernel_init=query_init, name='query')(inputs_q))
     if self.cross_attention and decode and (
@@ -365,10 +301,11 @@ class MultiHeadDotProductAttention(nn.Module):
     if self.float32_logits:
       q_BQHD = q_BQHD.astype(jnp.float32)
       keys = keys.astype(jnp.float32)
-    logits_BHQK = _attention_product(f'bqhd,{key_spec}->bhqk', q_BQHD, keys)
+    logits_BHQK = layers.attention_product(f'bqhd,{key_spec}->bhqk', q_BQHD,
+                                           keys)
     if mask is not None:
-      logits_BHQK = logits_BHQK + jnp.where(mask, 0.0, _MASK_BIAS).astype(
-          logits_BHQK.dtype)
+      logits_BHQK = logits_BHQK + jnp.where(
+          mask, 0.0, layers.MASK_BIAS).astype(logits_BHQK.dtype)
     if bias is not None:
       logits_BHQK = logits_BHQK + bias.astype(logits_BHQK.dtype)
     weights_BHQK = jax.nn.softmax(logits_BHQK).astype(self.dtype)
@@ -376,14 +313,14 @@ class MultiHeadDotProductAttention(nn.Module):
     weights_BHQK = nn.Dropout(rate=self.dropout_rate, broadcast_dims=(-2,))(
         weights_BHQK, deterministic=not enable_dropout)
 
-    out_BQHD = _attention_product(f'bhqk,{value_spec}->bqhd', weights_BHQK,
-                                  values)
+    out_BQHD = layers.attention_product(f'bhqk,{value_spec}->bqhd',
+                                        weights_BHQK, values)
     out_BQHD = nn.with_logical_constraint(out_BQHD,
                                           ('batch', 'length', 'heads', 'kv'))
     out_BQJ = out_BQHD.reshape(out_BQHD.shape[:2] + (joined_kv,))
-    return Dense(out_features, ('joined_kv', 'embed'),
-                 kernel_init=_attention_kernel_init, dtype=self.dtype,
-                 peft=self.peft, name='out')(out_BQJ)
+    return layers.Dense(out_features, ('joined_kv', 'embed'),
+                        kernel_init=_attention_kernel_init, dtype=self.dtype,
+                        peft=self.peft, name='out')(out_BQJ)
 
   def _split_heads(self, x_BLJ: Array) -> Array:
     x_BLHD = x_BLJ.reshape(x_BLJ.shape[:2] + (self.num_heads, self.head_dim))
@@ -405,14 +342,8 @@ class MultiHeadDotProductAttention(nn.Module):
     # On the first (initialising) call the inputs span the full decode length,
     # which gives the cache its shape.
     batch, length, num_heads, head_dim = k_BKHD.shape
-    cached_key = self.variable('cache', 'cached_key', jnp.zeros,
-                               (batch, num_heads, head_dim, length),
-                               k_BKHD.dtype)
-    cached_value = self.variable('cache', 'cached_value', jnp.zeros,
-                                 (batch, num_heads, length, head_dim),
-                                 v_BKHD.dtype)
-    cache_index = self.variable('cache', 'cache_index',
-                                lambda: jnp.array(0, dtype=jnp.int32))
+    cached_key, cached_value, cache_index = layers.kv_cache(
+        self, batch, num_heads, head_dim, length, k_BKHD.dtype)
     if not initialized:
       return k_BKHD, v_BKHD, mask, None, False
     batch, num_heads, max_length, head_dim = cached_value.value.shape
@@ -420,17 +351,8 @@ class MultiHeadDotProductAttention(nn.Module):
       raise ValueError(
           'Cached decoding takes one token per step: expected keys of shape '
           f'{(batch, 1, num_heads, head_dim)}, got {k_BKHD.shape}.')
-    cur = cache_index.value
-    zero = jnp.zeros((), jnp.int32)
-    cached_key.value = lax.dynamic_update_slice(
-        cached_key.value,
-        k_BKHD.transpose(0, 2, 3, 1).astype(cached_key.value.dtype),
-        (zero, zero, zero, cur))
-    cached_value.value = lax.dynamic_update_slice(
-        cached_value.value,
-        v_BKHD.transpose(0, 2, 1, 3).astype(cached_value.value.dtype),
-        (zero, zero, cur, zero))
-    cache_index.value = cur + 1
+    cur = layers.write_kv_cache(cached_key, cached_value, cache_index, k_BKHD,
+                                v_BKHD)
 
     # Keys not yet written are still zeros; mask them out.
     written_11K = (jnp.arange(max_length) <= cur)[None, None, None, :]
@@ -451,23 +373,6 @@ class MultiHeadDotProductAttention(nn.Module):
     return cached_key.value, cached_value.value, mask, bias, True
 
 
-def _attention_product(spec: str, a: Array, b: Array) -> Array:
-  """`jnp.einsum(spec, a, b)`, with one query as a multiply-and-sum.
-
-  With one query per row both attention products are matrix-vector work.
-  XLA:CPU runs a batched dot as one small GEMM per (row, head); an
-  elementwise product and a sum is one fused loop over keys [B, H, D, K] or
-  values [B, H, K, D] in the order they lie.
-  """
-  if spec == 'bqhd,bhdk->bhqk' and a.shape[1] == 1:  # queries x keys
-    # [B, H, D, 1] * [B, H, D, K], summed over D.
-    return jnp.sum(a[:, 0, :, :, None] * b, axis=2)[:, :, None]
-  if spec == 'bhqk,bhkd->bqhd' and a.shape[2] == 1:  # weights x values
-    # [B, H, K, 1] * [B, H, K, D], summed over K.
-    return jnp.sum(a[:, :, 0, :, None] * b, axis=2)[:, None]
-  return jnp.einsum(spec, a, b)
-
-
 class MlpBlock(nn.Module):
   """Position-wise MLP; several activations are multiplied (gated units)."""
   mlp_dim: int
@@ -483,15 +388,15 @@ class MlpBlock(nn.Module):
       # T5X names a single input projection 'wi' and gated ones 'wi_0', ...
       dense_name = 'wi' if len(self.activations) == 1 else f'wi_{i}'
       h_BLM = _activation(name)(
-          Dense(self.mlp_dim, ('embed', 'mlp'), dtype=self.dtype,
-                peft=self.peft, name=dense_name)(x_BLE))
+          layers.Dense(self.mlp_dim, ('embed', 'mlp'), dtype=self.dtype,
+                       peft=self.peft, name=dense_name)(x_BLE))
       hidden_BLM = h_BLM if hidden_BLM is None else hidden_BLM * h_BLM
     hidden_BLM = nn.Dropout(rate=self.dropout_rate, broadcast_dims=(-2,))(
         hidden_BLM, deterministic=not enable_dropout)
     hidden_BLM = nn.with_logical_constraint(hidden_BLM,
                                             ('batch', 'length', 'mlp'))
-    return Dense(x_BLE.shape[-1], ('mlp', 'embed'), dtype=self.dtype,
-                 peft=self.peft, name='wo')(hidden_BLM)
+    return layers.Dense(x_BLE.shape[-1], ('mlp', 'embed'), dtype=self.dtype,
+                        peft=self.peft, name='wo')(hidden_BLM)
 
 
 def _dropout(config: T5Config, x: Array, enable_dropout: bool) -> Array:
@@ -535,12 +440,14 @@ class EncoderLayer(nn.Module):
   @nn.compact
   def __call__(self, x_BLE, mask, bias, *, enable_dropout=True):
     cfg = self.config
-    h = RMSNorm(dtype=cfg.compute_dtype, name='pre_attention_layer_norm')(x_BLE)
+    h = layers.RMSNorm(dtype=cfg.compute_dtype,
+                       name='pre_attention_layer_norm')(x_BLE)
     h = _attention(cfg, 'attention')(h, h, mask, bias,
                                      enable_dropout=enable_dropout)
     h = peft_layers.adapter(cfg.peft, h, 'attention', cfg.compute_dtype)
     x_BLE = _constrain(x_BLE + _dropout(cfg, h, enable_dropout))
-    h = RMSNorm(dtype=cfg.compute_dtype, name='pre_mlp_layer_norm')(x_BLE)
+    h = layers.RMSNorm(dtype=cfg.compute_dtype,
+                       name='pre_mlp_layer_norm')(x_BLE)
     h = _mlp(cfg)(h, enable_dropout=enable_dropout)
     h = peft_layers.adapter(cfg.peft, h, 'mlp', cfg.compute_dtype)
     return _constrain(x_BLE + _dropout(cfg, h, enable_dropout))
@@ -555,21 +462,22 @@ class DecoderLayer(nn.Module):
                bias, relpos_table, *, enable_dropout=True, decode=False,
                prefill=False):
     cfg = self.config
-    h = RMSNorm(dtype=cfg.compute_dtype,
-                name='pre_self_attention_layer_norm')(x_BLE)
+    h = layers.RMSNorm(dtype=cfg.compute_dtype,
+                       name='pre_self_attention_layer_norm')(x_BLE)
     h = _attention(cfg, 'self_attention')(
         h, h, decoder_mask, bias, relpos_table, enable_dropout=enable_dropout,
         decode=decode)
     # Adapters (Houlsby) follow the self-attention block, not cross-attention.
     h = peft_layers.adapter(cfg.peft, h, 'attention', cfg.compute_dtype)
     x_BLE = _constrain(x_BLE + _dropout(cfg, h, enable_dropout))
-    h = RMSNorm(dtype=cfg.compute_dtype,
-                name='pre_cross_attention_layer_norm')(x_BLE)
+    h = layers.RMSNorm(dtype=cfg.compute_dtype,
+                       name='pre_cross_attention_layer_norm')(x_BLE)
     h = _attention(cfg, 'encoder_decoder_attention', cross_attention=True)(
         h, encoded_BKE, encoder_decoder_mask, enable_dropout=enable_dropout,
         decode=decode, prefill=prefill)
     x_BLE = _constrain(x_BLE + _dropout(cfg, h, enable_dropout))
-    h = RMSNorm(dtype=cfg.compute_dtype, name='pre_mlp_layer_norm')(x_BLE)
+    h = layers.RMSNorm(dtype=cfg.compute_dtype,
+                       name='pre_mlp_layer_norm')(x_BLE)
     h = _mlp(cfg)(h, enable_dropout=enable_dropout)
     h = peft_layers.adapter(cfg.peft, h, 'mlp', cfg.compute_dtype)
     return _constrain(x_BLE + _dropout(cfg, h, enable_dropout))
@@ -603,9 +511,9 @@ class Encoder(nn.Module):
                           axis=1)
       valid_BL = jnp.concatenate(
           [jnp.ones((batch, prompt_NE.shape[0]), bool), valid_BL], axis=1)
-    mask = make_attention_mask(valid_BL, valid_BL)
+    mask = layers.make_attention_mask(valid_BL, valid_BL)
     if segment_ids_BL is not None:
-      mask = jnp.logical_and(mask, make_segment_mask(segment_ids_BL,
+      mask = jnp.logical_and(mask, layers.make_segment_mask(segment_ids_BL,
                                                      segment_ids_BL))
     length = x.shape[1]
     bias = _relpos_bias(cfg)(length, length, bidirectional=True)
@@ -614,7 +522,7 @@ class Encoder(nn.Module):
     for i in range(cfg.num_encoder_layers):
       x = EncoderLayer(cfg, name=f'layers_{i}')(
           x, mask, bias, enable_dropout=enable_dropout)
-    x = RMSNorm(dtype=cfg.compute_dtype, name='encoder_norm')(x)
+    x = layers.RMSNorm(dtype=cfg.compute_dtype, name='encoder_norm')(x)
     return _constrain(_dropout(cfg, x, enable_dropout))
 
 
@@ -658,15 +566,15 @@ class Decoder(nn.Module):
       x = DecoderLayer(cfg, name=f'layers_{i}')(
           x, encoded_BKE, decoder_mask, encoder_decoder_mask, bias, table,
           enable_dropout=enable_dropout, decode=decode, prefill=prefill)
-    x = RMSNorm(dtype=cfg.compute_dtype, name='decoder_norm')(x)
+    x = layers.RMSNorm(dtype=cfg.compute_dtype, name='decoder_norm')(x)
     x = _constrain(_dropout(cfg, x, enable_dropout))
     if cfg.logits_via_embedding:
       # Tied output layer: rescale so logits keep unit-scale variance.
       logits = self.shared_embedding.attend(x.astype(jnp.float32))
       logits = logits / np.sqrt(x.shape[-1])
     else:
-      logits = Dense(cfg.vocab_size, ('embed', 'vocab'), dtype=jnp.float32,
-                     name='logits_dense')(x)
+      logits = layers.Dense(cfg.vocab_size, ('embed', 'vocab'),
+                            dtype=jnp.float32, name='logits_dense')(x)
     return nn.with_logical_constraint(logits.astype(jnp.float32),
                                       ('batch', 'length', 'vocab'))
 
@@ -700,8 +608,8 @@ class Transformer(nn.Module):
 
   def setup(self):
     cfg = self.config
-    self.token_embedder = Embed(cfg.vocab_size, cfg.emb_dim,
-                                dtype=cfg.compute_dtype)
+    self.token_embedder = layers.Embed(cfg.vocab_size, cfg.emb_dim,
+                                       dtype=cfg.compute_dtype)
     self.encoder = Encoder(cfg, self.token_embedder)
     self.decoder = Decoder(cfg, self.token_embedder)
     # Prefix tuning's reparameterisation MLP (or None); the decoder's
@@ -758,22 +666,24 @@ class Transformer(nn.Module):
       # Causality comes from the cache; packing is not supported while
       # decoding (as in T5X), so only encoder padding is masked.
       decoder_mask = None
-      encoder_decoder_mask = make_attention_mask(
+      encoder_decoder_mask = layers.make_attention_mask(
           jnp.ones_like(decoder_target_tokens, dtype=bool), encoder_valid)
     else:
       valid = decoder_target_tokens > 0
       decoder_mask = jnp.logical_and(
-          make_causal_mask(decoder_target_tokens.shape[1]),
-          make_attention_mask(valid, valid))
-      encoder_decoder_mask = make_attention_mask(valid, encoder_valid)
+          layers.make_causal_mask(decoder_target_tokens.shape[1]),
+          layers.make_attention_mask(valid, valid))
+      encoder_decoder_mask = layers.make_attention_mask(valid, encoder_valid)
       if decoder_segment_ids is not None:
         decoder_mask = jnp.logical_and(
             decoder_mask,
-            make_segment_mask(decoder_segment_ids, decoder_segment_ids))
+            layers.make_segment_mask(decoder_segment_ids,
+                                     decoder_segment_ids))
         if encoder_segment_ids is not None:
           encoder_decoder_mask = jnp.logical_and(
               encoder_decoder_mask,
-              make_segment_mask(decoder_segment_ids, encoder_segment_ids))
+              layers.make_segment_mask(decoder_segment_ids,
+                                       encoder_segment_ids))
     return self.decoder(encoded, decoder_input_tokens, decoder_mask,
                         encoder_decoder_mask, enable_dropout=enable_dropout,
                         decode=decode, max_decode_length=max_decode_length,

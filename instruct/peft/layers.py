@@ -1,7 +1,7 @@
 """The weight-level PEFT methods inside the networks' layers.
 
-`dense` replaces a `t5.Dense` layer's product when the model has a
-`PeftConfig`: LoRA, (IA)^3 and BitFit act on the projections whose '/'-joined
+`dense` replaces a `models.layers.Dense` layer's product when the model has
+a `PeftConfig`: LoRA, (IA)^3 and BitFit act on the projections whose '/'-joined
 module path (`encoder/layers_0/attention/query`, ...) a method's
 `target_modules` patterns match. `adapter` adds a bottleneck adapter after a
 layer's attention or MLP block. Both model families call these, so the
@@ -48,8 +48,8 @@ def dense(module: nn.Module, x: Array, kernel: Array,
           kernel_axes: Tuple[str, str], dtype: Any) -> Array:
   """y = x @ kernel with the PEFT methods that target `module`.
 
-  Called from `t5.Dense.__call__` (inside its compact scope, so the `peft_`
-  parameters are created in the Dense scope).
+  Called from `models.layers.Dense.__call__` (inside its compact scope, so
+  the `peft_` parameters are created in the Dense scope).
 
   Args:
     module: the Dense module; its `peft` field is the `PeftConfig`.
