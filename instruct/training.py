@@ -129,7 +129,8 @@ def train(*,
   #   1. the latest checkpoint in model_dir (params, optimizer, step, data
   #      position): a restarted or pre-empted run continues exactly;
   #   2. else initial_checkpoint_path (params and step only; fresh optimizer
-  #      and data), the usual fine-tuning start;
+  #      and data), the usual fine-tuning start; leaves the model's
+  #      param_policy calls fresh (a PEFT method's) are initialised instead;
   #   3. else a fresh initialisation from random_seed.
   # ---------------------------------------------------------------------------
   factory = trainer_lib.StateFactory(model, optimizer, partitioner,
