@@ -3,7 +3,6 @@ trains through the trainer and the training loop; `peft.apply` is a
 transformation of a model."""
 
 import dataclasses
-import os
 
 import flax.linen as nn
 import jax
