@@ -270,7 +270,14 @@ def restore_params_and_step(
 # The manager.
 # -----------------------------------------------------------------------------
 class CheckpointManager:
-  """`MODEL_DIR/checkpoint_<step>` with a `state` and a `dataset` item."""
+  """`MODEL_DIR/checkpoint_<step>` with a `state` and a `dataset` item.
+
+  Train code saves and restores a train state (anything with `step`,
+  `params` and `opt_state`, e.g. `instruct.trainer.TrainState`) with
+  `save_state` / `restore_state`; how it is laid out on disk (T5X's
+  `t5x_state` tree) is this class's business. `save` / `restore` take the
+  raw tree, for tools that write or read the layout itself.
+  """
 
   def __init__(self, model_dir: str, keep: Optional[int] = None,
                save_dataset: bool = True, async_save: bool = True):
@@ -308,6 +315,32 @@ class CheckpointManager:
       items['dataset'] = DatasetArgs(iterator)
     restored = self._manager.restore(step, args=ocp.args.Composite(**items))
     return restored['state']
+
+  def save_state(self, step: int, state: Any, iterator=None,
+                 force: bool = True) -> bool:
+    """Saves a train state (and the input position) as `checkpoint_<step>`."""
+    return self.save(step, t5x_state(state.params, state.opt_state,
+                                     state.step), iterator, force=force)
+
+  def restore_state(self, step: int, abstract_state: Any,
+                    iterator=None) -> Any:
+    """The train state saved at `step`, placed as `abstract_state` says.
+
+    Args:
+      step: the checkpoint's step.
+      abstract_state: a train state of `jax.ShapeDtypeStruct`s with
+        shardings (a flax struct with `replace`, e.g. `TrainState`).
+      iterator: the input iterator, moved to the saved position.
+
+    Returns:
+      `abstract_state` with its step, params and opt_state read back.
+    """
+    tree = self.restore(
+        step, t5x_state(abstract_state.params, abstract_state.opt_state,
+                        abstract_state.step), iterator=iterator)
+    return abstract_state.replace(step=tree['state']['step'],
+                                  params=tree['target'],
+                                  opt_state=tree['state']['param_states'])
 
   def wait_until_finished(self):
     self._manager.wait_until_finished()

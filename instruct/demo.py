@@ -21,7 +21,7 @@ import numpy as np
 
 from instruct import evaluation
 from instruct import gin_utils
-from instruct import train as train_lib
+from instruct import training
 from instruct.evals import heldout
 from instruct.evals import plots
 
@@ -79,8 +79,8 @@ def main(argv: Sequence[str]) -> None:
   open(marker, 'w').close()
   start = time.time()
   result = gin_utils.call_configured(
-      lambda: train_lib.train(gin_config_str=gin.config_str()),  # pylint: disable=no-value-for-parameter
-      train_lib.REQUIRED_MACROS)
+      lambda: training.train(gin_config_str=gin.config_str()),  # pylint: disable=no-value-for-parameter
+      training.REQUIRED_MACROS)
   eval_dir = os.path.join(model_dir, 'inference_eval')
   base = evaluation.read_results(eval_dir, 0)
   tuned = evaluation.read_results(eval_dir, result.step)

@@ -14,7 +14,7 @@ from conftest import REPO_ROOT
 from instruct import configurables  # pylint: disable=unused-import
 from instruct import metrics_writer
 from instruct import partitioning
-from instruct import train as train_lib
+from instruct import training as train_lib
 from instruct import trainer
 from instruct.models import decoder_only
 from instruct.models import llama

@@ -236,7 +236,7 @@ def test_initial_checkpoint_restores_base_and_inits_peft_fresh(tmp_path):
       only=lambda path: not core.is_peft_path(path))
   assert step == 5
   assert not core.adapter_params(restored)
-  params = core.combine(factory.init_peft_params(0), restored)
+  params = core.combine(factory.init_fresh_params(0), restored)
   state = factory.from_params(params, step)
   for path, leaf in core.flatten(state.params).items():
     if core.is_peft_path(path):

@@ -1,7 +1,7 @@
 """The decoder-only model: loss, scoring and prediction around a Llama network.
 
-Same interface as `EncoderDecoderModel` (the trainer and evaluators cannot
-tell them apart). Features come from SeqIO's `DecoderFeatureConverter`: a task
+Same interface as `EncoderDecoderModel` (the model contract of
+`instruct.models.base`: the trainer and evaluators cannot tell them apart). Features come from SeqIO's `DecoderFeatureConverter`: a task
 with only `targets` is a plain language model; a task with `inputs` and
 `targets` is concatenated into one sequence (prefix LM) with
 `decoder_causal_attention` over the inputs plus one position and the loss on
@@ -26,7 +26,7 @@ import seqio
 
 from instruct import decoding
 from instruct import losses
-from instruct.peft import prompts as peft_prompts
+from instruct.models import base
 
 Batch = Mapping[str, jnp.ndarray]
 Array = jax.Array
@@ -36,7 +36,7 @@ _FORCED_OUT = -1e9
 
 
 @gin.configurable
-class DecoderOnlyModel:
+class DecoderOnlyModel(base.BaseTransformerModel):
   """Wraps a decoder-only `nn.Module` (see `instruct.models.llama`)."""
 
   FEATURE_CONVERTER_CLS = seqio.DecoderFeatureConverter
@@ -64,21 +64,13 @@ class DecoderOnlyModel:
       feature_converter_cls: replaces `seqio.DecoderFeatureConverter`, e.g.
         `seqio.PrefixLMFeatureConverter`.
     """
-    # Prompt tuning from a text needs this vocabulary's token ids.
-    self.module = peft_prompts.with_init_text(module, vocabulary)
-    self.input_vocabulary = vocabulary
-    self.output_vocabulary = vocabulary
-    self.z_loss = z_loss
-    self.label_smoothing = label_smoothing
-    self.loss_normalizing_factor = loss_normalizing_factor
+    super().__init__(module, vocabulary, vocabulary, z_loss=z_loss,
+                     label_smoothing=label_smoothing,
+                     loss_normalizing_factor=loss_normalizing_factor)
     self.inputs_bidirectional_attention = inputs_bidirectional_attention
     self.decoding_config = decoding_config
     if feature_converter_cls is not None:
       self.FEATURE_CONVERTER_CLS = feature_converter_cls  # pylint: disable=invalid-name
-    # Fail at construction, not at the first step, on a bad mode name.
-    losses.get_loss_normalizing_factor_and_weights(
-        loss_normalizing_factor,
-        {'decoder_target_tokens': jnp.ones((1, 1), jnp.int32)})
 
   # ---------------------------------------------------------------------------
   # Parameters.
@@ -117,58 +109,15 @@ class DecoderOnlyModel:
         enable_dropout=dropout_rng is not None,
         rngs=rngs)
 
-  def loss_normalization(self, batch: Batch):
-    """(factor, weights) for a whole batch, before it is split in microbatches."""
-    return losses.get_loss_normalizing_factor_and_weights(
-        self.loss_normalizing_factor, batch)
+  def _token_counts(self, batch: Batch, real: Array, weighted: Array):
+    """Targets: real tokens with loss weight; inputs: the prompt tokens (real
+    tokens without loss weight), so together they count every real token
+    once."""
+    del batch
+    return jnp.sum(real * weighted), jnp.sum(real * (1.0 - weighted))
 
-  def loss_fn(self, params, batch: Batch, dropout_rng: Optional[Array],
-              loss_normalizing_factor=None) -> Tuple[Array, dict]:
-    """Loss of one (micro)batch and its summed metrics.
-
-    Arguments and metrics are those of `EncoderDecoderModel.loss_fn`; here
-    `input_tokens` counts the prompt tokens (real tokens without loss weight)
-    and `target_tokens` those with loss weight, so together they count every
-    real token once.
-    """
-    logits = self._compute_logits(params, batch, dropout_rng)
-    targets = batch['decoder_target_tokens']
-    weights = batch.get('decoder_loss_weights')
-    if weights is None:
-      weights = (targets > 0).astype(jnp.float32)
-    loss_sum, z_loss_sum, weight_sum = losses.compute_weighted_cross_entropy(
-        logits, targets, weights, label_smoothing=self.label_smoothing,
-        z_loss=self.z_loss)
-    loss = loss_sum
-    if loss_normalizing_factor is not None:
-      loss = loss_sum / loss_normalizing_factor
-    weighted = (weights > 0).astype(jnp.float32)
-    real = (targets > 0).astype(jnp.float32)
-    correct = (jnp.argmax(logits, -1) == targets).astype(jnp.float32)
-    metrics = {
-        'loss': loss,
-        'loss_sum': loss_sum,
-        'z_loss_sum': z_loss_sum,
-        'weight_sum': weight_sum,
-        'correct_tokens': jnp.sum(correct * weighted),
-        'weighted_tokens': jnp.sum(weighted),
-        'target_tokens': jnp.sum(real * weighted),
-        'input_tokens': jnp.sum(real * (1.0 - weighted)),
-    }
-    return loss, metrics
-
-  # ---------------------------------------------------------------------------
-  # Scoring.
-  # ---------------------------------------------------------------------------
-  def score_batch(self, params, batch: Batch) -> Array:
-    """Per-sequence sum of target log-likelihoods (loss-weighted positions).
-
-    With a prefix-LM batch only the targets count, since SeqIO's converter
-    gives the inputs zero loss weight.
-    """
-    return losses.sequence_log_likelihood(
-        self._compute_logits(params, batch), batch['decoder_target_tokens'],
-        batch.get('decoder_loss_weights'))
+  # `score_batch` (the base's): with a prefix-LM batch only the targets
+  # count, since SeqIO's converter gives the inputs zero loss weight.
 
   # ---------------------------------------------------------------------------
   # Prediction.
@@ -176,14 +125,6 @@ class DecoderOnlyModel:
   def _decoding_config(self, decoding_config) -> decoding.DecodingConfig:
     return decoding.resolve_config(decoding_config, self.decoding_config,
                                    self.output_vocabulary.eos_id)
-
-  def predict_batch(
-      self, params, batch: Batch, rng: Optional[Array] = None,
-      decoding_config: Optional[decoding.DecodingConfig] = None) -> Array:
-    """Generated continuations [B, L] (the best beam or first sample)."""
-    tokens, _ = self.predict_batch_with_aux(params, batch, rng,
-                                            decoding_config)
-    return tokens[:, 0]
 
   def predict_batch_with_aux(
       self, params, batch: Batch, rng: Optional[Array] = None,

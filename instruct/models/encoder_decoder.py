@@ -1,11 +1,12 @@
 """The encoder-decoder model: loss, scoring and prediction around a network.
 
-This is the object the trainer and evaluators talk to (T5X's `BaseModel`
-interface): `loss_fn` for training, `score_batch` for rank classification and
-score metrics, `predict_batch` / `predict_batch_with_aux` for generation
-(greedy, sampling or beam search, as `decoding.DecodingConfig` says). A
-different objective (a preference loss with a frozen reference model, say) is
-a different model class with the same methods; the train step does not
+It implements the model contract of `instruct.models.base` (T5X's
+`BaseModel` interface): `loss_fn` for training (the shared cross-entropy of
+`BaseTransformerModel`), `score_batch` for rank classification and score
+metrics, `predict_batch` / `predict_batch_with_aux` for generation (greedy,
+sampling or beam search, as `decoding.DecodingConfig` says). A different
+objective (a preference loss with a frozen reference model, say) is a
+different model class with the same methods; the train step does not
 change.
 """
 
@@ -21,13 +22,13 @@ import seqio
 from instruct import decoding
 from instruct import errors
 from instruct import losses
-from instruct.peft import prompts as peft_prompts
+from instruct.models import base
 
 Batch = Mapping[str, jnp.ndarray]
 
 
 @gin.configurable
-class EncoderDecoderModel:
+class EncoderDecoderModel(base.BaseTransformerModel):
   """Wraps an encoder-decoder `nn.Module` (see `instruct.models.t5`).
 
   `decoding_config` is the default for `predict_batch*` (gin:
@@ -50,13 +51,9 @@ class EncoderDecoderModel:
                loss_normalizing_factor: losses.LossNormalizingFactor = None,
                decoding_config: Optional[decoding.DecodingConfig] = None,
                decode_temperature: Optional[float] = None):
-    # Prompt tuning from a text needs the input vocabulary's token ids.
-    self.module = peft_prompts.with_init_text(module, input_vocabulary)
-    self.input_vocabulary = input_vocabulary
-    self.output_vocabulary = output_vocabulary
-    self.z_loss = z_loss
-    self.label_smoothing = label_smoothing
-    self.loss_normalizing_factor = loss_normalizing_factor
+    super().__init__(module, input_vocabulary, output_vocabulary,
+                     z_loss=z_loss, label_smoothing=label_smoothing,
+                     loss_normalizing_factor=loss_normalizing_factor)
     eos_id = output_vocabulary.eos_id
     self._eos_id = eos_id = 1 if eos_id is None else eos_id
     if decode_temperature is not None:
@@ -74,10 +71,6 @@ class EncoderDecoderModel:
           if decode_temperature > 0 else None)
     self.decoding_config = (decoding_config or
                             decoding.plain_config(eos_id=eos_id))
-    # Fail at construction, not at the first step, on a bad mode name.
-    losses.get_loss_normalizing_factor_and_weights(
-        loss_normalizing_factor,
-        {'decoder_target_tokens': jnp.ones((1, 1), jnp.int32)})
 
   # ---------------------------------------------------------------------------
   # Parameters.
@@ -109,73 +102,18 @@ class EncoderDecoderModel:
         enable_dropout=dropout_rng is not None,
         rngs=rngs)
 
-  def loss_normalization(self, batch: Batch):
-    """(factor, weights) for a whole batch, before it is split in microbatches."""
-    return losses.get_loss_normalizing_factor_and_weights(
-        self.loss_normalizing_factor, batch)
-
-  def loss_fn(self, params, batch: Batch, dropout_rng: Optional[jax.Array],
-              loss_normalizing_factor=None) -> Tuple[jnp.ndarray, dict]:
-    """Loss of one (micro)batch and its summed metrics.
-
-    Args:
-      params: model parameters.
-      batch: model features; `decoder_loss_weights` should already be the
-        weights from `loss_normalization` of the full batch.
-      dropout_rng: rng for dropout, or None for deterministic.
-      loss_normalizing_factor: the full batch's factor (None: plain sum).
-
-    Returns:
-      (loss, metrics) where metrics are sums that can be added over
-      microbatches.
-    """
-    logits = self._compute_logits(params, batch, dropout_rng)
-    targets = batch['decoder_target_tokens']
-    weights = batch.get('decoder_loss_weights')
-    if weights is None:
-      weights = (targets > 0).astype(jnp.float32)
-    loss_sum, z_loss_sum, weight_sum = losses.compute_weighted_cross_entropy(
-        logits, targets, weights,
-        label_smoothing=self.label_smoothing,
-        z_loss=self.z_loss)
-    loss = loss_sum
-    if loss_normalizing_factor is not None:
-      loss = loss_sum / loss_normalizing_factor
-    correct = (jnp.argmax(logits, -1) == targets).astype(jnp.float32)
-    metrics = {
-        'loss': loss,
-        'loss_sum': loss_sum,
-        'z_loss_sum': z_loss_sum,
-        'weight_sum': weight_sum,
-        'correct_tokens': jnp.sum(correct * (weights > 0)),
-        'weighted_tokens': jnp.sum((weights > 0).astype(jnp.float32)),
-        'target_tokens': jnp.sum((targets > 0).astype(jnp.float32)),
-        'input_tokens': jnp.sum(
-            (batch['encoder_input_tokens'] > 0).astype(jnp.float32)),
-    }
-    return loss, metrics
+  def _token_counts(self, batch: Batch, real, weighted):
+    """Targets: real target tokens; inputs: real encoder input tokens."""
+    del weighted
+    return jnp.sum(real), jnp.sum(
+        (batch['encoder_input_tokens'] > 0).astype(jnp.float32))
 
   # ---------------------------------------------------------------------------
   # Inference.
   # ---------------------------------------------------------------------------
-  def score_batch(self, params, batch: Batch) -> jnp.ndarray:
-    """Per-sequence sum of target log-likelihoods (no z-loss, no smoothing)."""
-    return losses.sequence_log_likelihood(
-        self._compute_logits(params, batch), batch['decoder_target_tokens'],
-        batch.get('decoder_loss_weights'))
-
   def _decoding_config(self, decoding_config) -> decoding.DecodingConfig:
     return decoding.resolve_config(decoding_config, self.decoding_config,
                                    self._eos_id)
-
-  def predict_batch(
-      self, params, batch: Batch, rng: Optional[jax.Array] = None,
-      decoding_config: Optional[decoding.DecodingConfig] = None
-  ) -> jnp.ndarray:
-    """Decoded target tokens [B, L]: the best beam, or the first sample."""
-    tokens, _ = self.predict_batch_with_aux(params, batch, rng,
-                                            decoding_config)
-    return tokens[:, 0]
 
   def predict_batch_with_aux(
       self, params, batch: Batch, rng: Optional[jax.Array] = None,

@@ -33,6 +33,7 @@ from instruct import checkpoints
 from instruct.errors import UserError
 from instruct.peft import config as peft_config_lib
 from instruct.peft import core
+from instruct.peft import transform
 
 FORMAT_VERSION = 1
 ADAPTER_JSON = 'adapter.json'
@@ -281,14 +282,8 @@ def merge(params: Mapping[str, Any], peft_config) -> Dict[str, Any]:
 # Several adapters over one base.
 # -----------------------------------------------------------------------------
 def with_peft(model, peft_config):
-  """A shallow copy of `model` whose network config has `peft=peft_config`."""
-  module = model.module
-  new = module.clone(config=dataclasses.replace(module.config,
-                                                peft=peft_config))
-  copy = object.__new__(type(model))
-  copy.__dict__.update(model.__dict__)
-  copy.module = new
-  return copy
+  """A copy of `model` with `peft_config` applied (`instruct.peft.apply`)."""
+  return transform.apply(model, peft_config)
 
 
 def with_adapter(model, base_params: Mapping[str, Any], path: str,

@@ -10,11 +10,8 @@ takes gradients and keeps optimizer state only for the trainable subtree.
 import re
 from typing import Any, Dict, Iterable, List, Mapping, Optional, Tuple
 
-import jax
-import jax.numpy as jnp
-import numpy as np
-
 from instruct import errors
+from instruct import param_trees
 
 PREFIX = 'peft_'
 Path = Tuple[str, ...]
@@ -44,34 +41,16 @@ def is_trainable(path: Path, peft_config) -> bool:
   return any(re.search(p, joined) for p in peft_config.train_patterns)
 
 
-def _flatten(tree: Mapping[str, Any], prefix: Path = ()) -> Dict[Path, Any]:
-  out = {}
-  for k, v in tree.items():
-    if isinstance(v, Mapping):
-      out.update(_flatten(v, prefix + (k,)))
-    else:
-      out[prefix + (k,)] = v
-  return out
+def trainable_filter(peft_config) -> param_trees.PathFilter:
+  """`path -> bool`: the parameters `peft_config` trains (cf. `is_trainable`)."""
+  return lambda path: is_trainable(path, peft_config)
 
 
-def _unflatten(flat: Mapping[Path, Any]) -> Dict[str, Any]:
-  tree: Dict[str, Any] = {}
-  for path, leaf in flat.items():
-    node = tree
-    for k in path[:-1]:
-      node = node.setdefault(k, {})
-    node[path[-1]] = leaf
-  return tree
-
-
-def flatten(params: Mapping[str, Any]) -> Dict[Path, Any]:
-  """{path tuple: leaf} for a nested dict of parameters."""
-  return _flatten(params)
-
-
-def unflatten(flat: Mapping[Path, Any]) -> Dict[str, Any]:
-  """Inverse of `flatten` (plain nested dicts)."""
-  return _unflatten(flat)
+flatten = param_trees.flatten
+unflatten = param_trees.unflatten
+combine = param_trees.combine
+count_parameters = param_trees.count_parameters
+tree_bytes = param_trees.tree_bytes
 
 
 def partition(params: Mapping[str, Any],
@@ -82,21 +61,7 @@ def partition(params: Mapping[str, Any],
   `trainable` keeps no state for the frozen base. With no `peft_config`
   everything is trainable and `frozen` is empty.
   """
-  trainable, frozen = {}, {}
-  for path, leaf in _flatten(params).items():
-    (trainable if is_trainable(path, peft_config) else frozen)[path] = leaf
-  return _unflatten(trainable), _unflatten(frozen)
-
-
-def combine(trainable: Mapping[str, Any],
-            frozen: Mapping[str, Any]) -> Dict[str, Any]:
-  """Merges the two halves of `partition` back into one parameter tree."""
-  flat = _flatten(frozen)
-  for path, leaf in _flatten(trainable).items():
-    if path in flat:
-      raise ValueError(f'combine: {"/".join(path)} is in both halves.')
-    flat[path] = leaf
-  return _unflatten(flat)
+  return param_trees.partition(params, trainable_filter(peft_config))
 
 
 def peft_config_of(model) -> Optional[Any]:
@@ -106,47 +71,21 @@ def peft_config_of(model) -> Optional[Any]:
   return getattr(config, 'peft', None)
 
 
-def count_parameters(params: Any) -> int:
-  """Number of scalars in a tree of arrays (or ShapeDtypeStructs)."""
-  return int(sum(int(np.prod(x.shape)) for x in jax.tree.leaves(params)))
-
-
-def tree_bytes(tree: Any) -> int:
-  """Bytes held by the array leaves of a tree (e.g. an optimizer state)."""
-  total = 0
-  for x in jax.tree.leaves(tree):
-    if hasattr(x, 'shape') and hasattr(x, 'dtype'):
-      total += int(np.prod(x.shape)) * jnp.dtype(x.dtype).itemsize
-  return total
-
-
 def base_params(params: Mapping[str, Any]) -> Dict[str, Any]:
   """The parameters without any `peft_` leaf (the base model's tree)."""
-  return _unflatten({p: v for p, v in _flatten(params).items()
-                     if not is_peft_path(p)})
+  return param_trees.select(params, lambda p: not is_peft_path(p))
 
 
 def adapter_params(params: Mapping[str, Any]) -> Dict[str, Any]:
   """Only the `peft_` leaves of a parameter tree."""
-  return _unflatten({p: v for p, v in _flatten(params).items()
-                     if is_peft_path(p)})
+  return param_trees.select(params, is_peft_path)
 
 
 def cast_frozen(frozen: Any, peft_config) -> Any:
   """Casts floating frozen leaves to `peft_config.frozen_dtype`."""
-  if peft_config is None or peft_config.frozen_dtype == 'float32':
+  if peft_config is None:
     return frozen
-  dtype = jnp.dtype(peft_config.frozen_dtype)
-
-  def cast(x):
-    if jnp.issubdtype(x.dtype, jnp.floating):
-      if isinstance(x, jax.ShapeDtypeStruct):
-        return jax.ShapeDtypeStruct(x.shape, dtype,
-                                    sharding=getattr(x, 'sharding', None))
-      return x.astype(dtype)
-    return x
-
-  return jax.tree.map(cast, frozen)
+  return param_trees.cast_floating(frozen, peft_config.frozen_dtype)
 
 
 # -----------------------------------------------------------------------------
@@ -159,7 +98,7 @@ def dense_paths(params: Mapping[str, Any]) -> List[str]:
   (`logits_dense`) takes no PEFT method and is left out.
   """
   out = []
-  for path, leaf in _flatten(params).items():
+  for path, leaf in flatten(params).items():
     if (path[-1] == 'kernel' and len(getattr(leaf, 'shape', ())) == 2 and
         path[-2] != 'logits_dense' and not is_peft_path(path)):
       out.append('/'.join(path[:-1]))
