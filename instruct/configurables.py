@@ -5,8 +5,13 @@ Imported by every entry point, so gin files can say
 `network.LlamaConfig.num_kv_heads = 8`.
 """
 
+from typing import Sequence
+
 import gin
 import seqio
+
+from instruct import gin_utils
+from instruct.errors import UserError
 
 from instruct import input_pipeline  # pylint: disable=unused-import
 from instruct import optimizers  # pylint: disable=unused-import
@@ -30,3 +35,21 @@ for _family in families.all_families():
     if _cls not in _registered:
       gin.external_configurable(_cls, _name, module='network')
       _registered.add(_cls)
+
+
+@gin.configurable('convert_model')
+def _configured_model(model=gin.REQUIRED):
+  return model
+
+
+def model_from_gin(gin_files: Sequence[str], bindings: Sequence[str],
+                   search_paths: Sequence[str] = ()):
+  """(model config, vocabulary) of the `MODEL` a model gin file defines."""
+  gin_utils.parse_gin(gin_files, list(bindings) +
+                      ['convert_model.model = %MODEL'], search_paths)
+  model = gin_utils.call_configured(_configured_model)
+  config = getattr(getattr(model, 'module', None), 'config', None)
+  if config is None:
+    raise UserError('The gin MODEL has no module.config; expected a model '
+                    'file such as models/t5_1_1/small.gin.')
+  return config, getattr(model, 'output_vocabulary', None)

@@ -28,34 +28,15 @@ import os
 import sys
 from typing import Any, List, Optional, Sequence
 
-import gin
 import numpy as np
 
 from instruct import checkpoint_formats as formats
+from instruct import configurables
 from instruct import gin_utils
 from instruct.errors import UserError
 
 _FORMATS_FROM = ('hf', 't5x', 'gguf', 'ours')
 _FORMATS_TO = ('hf', 'ours', 't5x')
-
-
-@gin.configurable('convert_model')
-def _configured_model(model=gin.REQUIRED):
-  return model
-
-
-def model_from_gin(gin_files: Sequence[str], bindings: Sequence[str],
-                   search_paths: Sequence[str] = ()):
-  """(model config, vocabulary) of the `MODEL` a model gin file defines."""
-  from instruct import configurables  # pylint: disable=g-import-not-at-top,unused-import
-  gin_utils.parse_gin(gin_files, list(bindings) +
-                      ['convert_model.model = %MODEL'], search_paths)
-  model = gin_utils.call_configured(_configured_model)
-  config = getattr(getattr(model, 'module', None), 'config', None)
-  if config is None:
-    raise UserError('The gin MODEL has no module.config; expected a model '
-                    'file such as models/t5_1_1/small.gin.')
-  return config, getattr(model, 'output_vocabulary', None)
 
 
 def _parse_size(text: str) -> int:
@@ -161,8 +142,8 @@ def main(argv: Optional[List[str]] = None) -> None:
   gin_args, bindings = gin_utils.parse_flags(gin_argv)
   config = vocabulary = None
   if gin_args.gin_file:
-    config, vocabulary = model_from_gin(gin_args.gin_file, bindings,
-                                        gin_args.gin_search_paths)
+    config, vocabulary = configurables.model_from_gin(
+        gin_args.gin_file, bindings, gin_args.gin_search_paths)
   convert(args.src, args.dst, args.src_format, args.dst_format,
           config=config, vocabulary=vocabulary,
           max_shard_bytes=_parse_size(args.max_shard_size))

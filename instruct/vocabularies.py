@@ -45,6 +45,7 @@ import seqio
 import tensorflow as tf
 import tokenizers
 
+from instruct import gguf_files
 from instruct.errors import UserError
 
 _EOS_CANDIDATES = ('</s>', '<|im_end|>', '<|eot_id|>', '<|end_of_text|>',
@@ -58,8 +59,7 @@ def _read_tokenizer(path: str):
                     'tokenizer.json file, a directory holding one, or a .gguf '
                     'file.')
   if path.endswith('.gguf'):
-    from instruct.models import gguf  # pylint: disable=g-import-not-at-top
-    tok, meta = gguf.read_tokenizer(path)
+    tok, meta = gguf_files.read_tokenizer(path)
     return tok.to_str(), meta
   directory = path
   if os.path.isdir(path):

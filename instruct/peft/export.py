@@ -24,7 +24,7 @@ import sys
 from typing import List, Optional
 
 from instruct import checkpoint_formats as formats
-from instruct import convert
+from instruct import configurables
 from instruct import gin_utils
 from instruct.errors import UserError
 from instruct.peft import core
@@ -70,7 +70,7 @@ def main(argv: Optional[List[str]] = None) -> None:
     raise UserError('Pass the model and PEFT gin files, e.g. '
                     '--gin_file=models/llama/tiny.gin '
                     '--gin_file=peft/lora.gin.')
-  config, vocabulary = convert.model_from_gin(
+  config, vocabulary = configurables.model_from_gin(
       gin_args.gin_file, bindings, gin_args.gin_search_paths)
   files = export(args.checkpoint, config, args.base_hf_dir, args.out,
                  vocabulary=vocabulary, write_base=args.write_base)
