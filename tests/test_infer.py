@@ -201,6 +201,7 @@ def test_bad_decoding_option(ckpt, tmp_path, capsys):
 
 
 @pytest.mark.slow  # A fresh interpreter: about 15 s of imports.
+@pytest.mark.e2e
 def test_missing_file_from_the_command_line(ckpt, tmp_path):
   missing = tmp_path / 'nowhere.txt'
   proc = subprocess.run(

@@ -364,6 +364,7 @@ def test_each_peft_gin_file_configures_the_model(model_gin):
 
 
 @pytest.mark.slow
+@pytest.mark.e2e
 def test_cli_lora_from_initial_checkpoint(tmp_path):
   """python -m instruct.train with peft/lora.gin over a full-FT checkpoint."""
   common = ['--gin_file=models/t5_1_1/tiny.gin',
