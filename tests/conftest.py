@@ -29,6 +29,8 @@ os.environ.setdefault('JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS', '0')
 os.environ.setdefault('JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES', '0')
 
 import jax  # pylint: disable=g-import-not-at-top
+import pytest  # pylint: disable=g-import-not-at-top
+import tiny  # pylint: disable=g-import-not-at-top
 
 jax.config.update('jax_numpy_rank_promotion', 'raise')
 
@@ -42,3 +44,13 @@ def single_process_env():
   env.pop('XLA_FLAGS', None)
   env['PYTHONPATH'] = REPO_ROOT + os.pathsep + env.get('PYTHONPATH', '')
   return env
+
+
+@pytest.fixture(scope='session')
+def tiny_t5_checkpoint(tmp_path_factory):
+  """`checkpoint_3` of the gin tiny T5 (byte vocabulary), random weights.
+
+  Read-only: the eval tests (test_evaluation, test_eval_cli_bench,
+  test_robustness) evaluate it instead of each saving their own.
+  """
+  return tiny.save_random_gin_checkpoint(tmp_path_factory.mktemp('tiny_t5'))
