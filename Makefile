@@ -4,10 +4,10 @@ PYTHON ?= python3.11
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
-PYTEST_FLAGS ?= -q
+PYTEST_FLAGS ?= -q --durations=20
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 
-.PHONY: demo test test-slow test-all bench venv clean
+.PHONY: demo test test-slow test-e2e test-all bench venv clean
 
 venv: $(STAMP)
 
@@ -31,6 +31,10 @@ test: $(STAMP)
 
 test-slow: $(STAMP)
 	$(PY) -m pytest $(PYTEST_FLAGS) -m slow tests
+
+# Only the tests that start a CLI or a fresh interpreter, fast and slow.
+test-e2e: $(STAMP)
+	$(PY) -m pytest $(PYTEST_FLAGS) -m e2e tests
 
 test-all: $(STAMP)
 	$(PY) -m pytest $(PYTEST_FLAGS) tests

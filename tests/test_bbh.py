@@ -238,6 +238,7 @@ def test_registered_tasks_build_prompts_and_score(tmp_path):
 
 
 @needs_bbh
+@pytest.mark.e2e
 @pytest.mark.parametrize('env, want', [({}, 0), ({'INSTRUCT_BBH_DIR': BBH_DIR},
                                                  2 * len(_shared_tasks()))])
 def test_tasks_module_registers_only_when_configured(env, want):
@@ -283,6 +284,7 @@ def test_markdown_table():
 
 @needs_bbh
 @pytest.mark.slow
+@pytest.mark.e2e
 def test_runner_on_smollm2(tmp_path):
   from instruct.models import gguf
   try:

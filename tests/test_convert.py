@@ -314,6 +314,7 @@ def gin_utils_run(args):
     gin.clear_config()
 
 
+@pytest.mark.e2e
 def test_cli_corrupt_gguf_exits_2_naming_the_file(tmp_path):
   bad = tmp_path / 'broken.gguf'
   bad.write_bytes(b'GGUF\x03\x00\x00\x00' + b'\xff' * 40)

@@ -200,6 +200,7 @@ def test_clear_errors(argv, message):
     cli.main(argv)
 
 
+@pytest.mark.e2e
 def test_entry_point_exit_status():
   proc = subprocess.run(
       [sys.executable, '-m', 'instruct.data', 'show', 'builtin_sentimnt'],

@@ -16,19 +16,15 @@ from instruct import metrics_writer
 from instruct import partitioning
 from instruct import training as train_lib
 from instruct import trainer
-from instruct.models import decoder_only
-from instruct.models import llama
+import tiny
 
 EVAL_MIXTURE = 'test_decoder_only_eval'
 
 
 def tiny_model(bidirectional=False):
-  cfg = llama.LlamaConfig(vocab_size=384, emb_dim=32, num_heads=4,
-                          num_kv_heads=2, head_dim=8, num_layers=2, mlp_dim=64)
-  return decoder_only.DecoderOnlyModel(
-      llama.LlamaTransformer(cfg), seqio.ByteVocabulary(), z_loss=1e-4,
-      loss_normalizing_factor='NUM_REAL_TARGET_TOKENS',
-      inputs_bidirectional_attention=bidirectional)
+  return tiny.llama_model(z_loss=1e-4,
+                          loss_normalizing_factor='NUM_REAL_TARGET_TOKENS',
+                          inputs_bidirectional_attention=bidirectional)
 
 
 def packed_prefix_lm_batch(batch_size=8, length=24, seed=0):

@@ -9,6 +9,7 @@ from conftest import REPO_ROOT, single_process_env
 
 
 @pytest.mark.slow
+@pytest.mark.e2e
 def test_quickstart_tuned_model_beats_step_0_on_held_out_templates(tmp_path):
   out = subprocess.run(
       [sys.executable, '-m', 'instruct.demo',

@@ -1,8 +1,8 @@
 """Benchmarks, BBH and BIG-bench tasks end to end through `instruct.eval`.
 
 A tiny T5 (the gin `tiny.gin` model with the byte vocabulary) with random
-weights is saved as an Orbax checkpoint in T5X's layout; the CLI's `main`
-evaluates it. TFDS data comes from `tfds.testing.mock_data` (offline); BBH and
+weights, saved as an Orbax checkpoint in T5X's layout (the session fixture
+`tiny_t5_checkpoint` of conftest.py), is evaluated by the CLI's `main`. TFDS data comes from `tfds.testing.mock_data` (offline); BBH and
 BIG-bench task folders are written by the tests.
 """
 
@@ -10,19 +10,13 @@ import json
 import os
 
 import gin
-import jax
-import numpy as np
-import optax
 import pytest
 import seqio
 import tensorflow_datasets as tfds
 
-from instruct import checkpoints
 from instruct import configurables  # pylint: disable=unused-import
 from instruct import eval as eval_lib
 from instruct import gin_utils
-from instruct import partitioning
-from instruct import trainer
 from instruct.evals import bbh
 from instruct.evals import bigbench
 import tasks  # pylint: disable=unused-import
@@ -32,40 +26,9 @@ MODEL_GIN = ['--gin_file=models/t5_1_1/tiny.gin',
 LENGTHS = {'inputs': 256, 'targets': 32}
 
 
-@gin.configurable
-def _gin_model(model):
-  return model
-
-
-def save_tiny_checkpoint(model_dir, gin_files=('models/t5_1_1/tiny.gin',
-                                               'models/vocab/byte.gin'),
-                         bindings=(), step=3):
-  """Saves random weights of the gin model as `model_dir/checkpoint_<step>`."""
-  gin.clear_config()
-  try:
-    gin_utils.parse_gin(list(gin_files),
-                        list(bindings) + ['_gin_model.model = %MODEL'])
-    model = _gin_model()  # pylint: disable=no-value-for-parameter
-  finally:
-    gin.clear_config()
-  p = partitioning.Partitioner(devices=jax.devices()[:1])
-  shapes = {'encoder_input_tokens': (2, 16), 'decoder_input_tokens': (2, 8)}
-  abstract = trainer.StateFactory(model, optax.identity(), p,
-                                  shapes).abstract_state.params
-  # Random weights drawn on the host: no initialiser to compile.
-  rng = np.random.default_rng(0)
-  params = jax.tree.map(
-      lambda a: rng.normal(0.0, 0.5, a.shape).astype(a.dtype), abstract)
-  manager = checkpoints.CheckpointManager(str(model_dir), async_save=False,
-                                          save_dataset=False)
-  manager.save(step, checkpoints.t5x_state(params, {}, np.int32(step)))
-  manager.close()
-  return os.path.join(str(model_dir), f'checkpoint_{step}')
-
-
-@pytest.fixture(scope='module')
-def checkpoint(tmp_path_factory):
-  return save_tiny_checkpoint(tmp_path_factory.mktemp('model'))
+@pytest.fixture
+def checkpoint(tiny_t5_checkpoint):
+  return tiny_t5_checkpoint
 
 
 def run_eval(checkpoint_path, out_dir, task, *extra):

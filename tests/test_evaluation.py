@@ -5,31 +5,31 @@ import os
 import re
 
 import gin
-import jax
 import numpy as np
 import pytest
 
 from instruct import evaluation
 from instruct import gin_utils
-from instruct import partitioning
-from instruct import trainer
 import tasks  # pylint: disable=unused-import
-from test_trainer import random_batch, tiny_model
+import tiny
 
 LENGTHS = {'inputs': 160, 'targets': 32}
+
+
+def tiny_model(z_loss=1e-4):
+  return tiny.t5_model(z_loss=z_loss,
+                       loss_normalizing_factor='NUM_REAL_TARGET_TOKENS')
 
 
 def _params(model, batch_size=8):
   shapes = {'encoder_input_tokens': (batch_size, LENGTHS['inputs']),
             'decoder_input_tokens': (batch_size, LENGTHS['targets'])}
-  p = partitioning.Partitioner(devices=jax.devices()[:1])
-  import optax  # pylint: disable=g-import-not-at-top
-  return p, trainer.StateFactory(model, optax.identity(), p, shapes).init(0).params
+  return tiny.one_device(), tiny.init_params(model, shapes)
 
 
 def test_score_is_sum_of_target_log_likelihoods():
   model = tiny_model(z_loss=0.5)  # z-loss must not leak into scores
-  batch = random_batch()
+  batch = tiny.encdec_batch()
   _, params = _params(model)
   scores = np.asarray(model.score_batch(params, batch))
   logits = np.asarray(model._compute_logits(params, batch), np.float64)  # pylint: disable=protected-access
@@ -145,10 +145,9 @@ def test_evaluator_decodes_with_the_gin_decoding_config(tmp_path):
 # --- Bad input: one clear line each, exit status 2. --------------------------
 
 
-@pytest.fixture(scope='module')
-def tiny_checkpoint(tmp_path_factory):
-  from test_eval_cli_bench import save_tiny_checkpoint  # pylint: disable=g-import-not-at-top
-  return save_tiny_checkpoint(tmp_path_factory.mktemp('ckpt'))
+@pytest.fixture
+def tiny_checkpoint(tiny_t5_checkpoint):
+  return tiny_t5_checkpoint
 
 
 def _eval_cli(model_gin, checkpoint, out_dir, task='builtin_parity_options',

@@ -5,18 +5,14 @@ import subprocess
 import sys
 
 import gin
-import jax
 import numpy as np
-import optax
 import pytest
 
 from conftest import REPO_ROOT, single_process_env
-from instruct import checkpoints
 from instruct import decoding
 from instruct import gin_utils
 from instruct import infer
-from instruct import partitioning
-from instruct import trainer
+import tiny
 
 MODEL_GIN = ['--gin_file=models/t5_1_1/tiny.gin',
              '--gin_file=models/vocab/byte.gin']
@@ -24,31 +20,15 @@ LENGTHS = {'inputs': 32, 'targets': 8}
 STEP = 3
 
 
-@gin.configurable('test_infer.built_model')
-def _built_model(model=gin.REQUIRED):
-  return model
-
-
 @pytest.fixture(scope='module')
 def ckpt(tmp_path_factory):
   """(model, params, checkpoint dir) for the tiny byte-level T5 of the gin."""
-  gin.clear_config()
-  args, bindings = gin_utils.parse_flags(MODEL_GIN)
-  gin_utils.parse_gin(args.gin_file,
-                      bindings + ['test_infer.built_model.model = %MODEL'])
-  model = _built_model()  # pylint: disable=no-value-for-parameter
-  gin.clear_config()
+  model = tiny.gin_model(tiny.T5_GIN)
   shapes = {'encoder_input_tokens': (2, LENGTHS['inputs']),
             'decoder_input_tokens': (2, LENGTHS['targets'])}
-  p = partitioning.Partitioner(devices=jax.devices()[:1])
-  params = trainer.StateFactory(model, optax.identity(), p,
-                                shapes).init(0).params
+  params = tiny.init_params(model, shapes)
   model_dir = tmp_path_factory.mktemp('run')
-  manager = checkpoints.CheckpointManager(str(model_dir), save_dataset=False,
-                                          async_save=False)
-  manager.save(STEP, {'target': params,
-                      'state': {'step': np.asarray(STEP, np.int32)}})
-  manager.close()
+  tiny.save_checkpoint(model_dir, params, STEP)
   return model, params, model_dir
 
 
@@ -201,6 +181,7 @@ def test_bad_decoding_option(ckpt, tmp_path, capsys):
 
 
 @pytest.mark.slow  # A fresh interpreter: about 15 s of imports.
+@pytest.mark.e2e
 def test_missing_file_from_the_command_line(ckpt, tmp_path):
   missing = tmp_path / 'nowhere.txt'
   proc = subprocess.run(

@@ -190,6 +190,7 @@ def test_execute_runs_each_command_and_stops_at_a_failure():
   assert calls == [['a', 'b c'], ['d']]
 
 
+@pytest.mark.e2e
 def test_script_form_runs_from_anywhere(tmp_path):
   out = subprocess.run(
       [sys.executable, os.path.join(REPO_ROOT, 'launch', 'tpu.py'), 'delete',

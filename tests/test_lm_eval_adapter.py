@@ -405,6 +405,7 @@ def test_install_pth_writes_the_hook_line(tmp_path):
     assert f.read() == lm_eval_hook.PTH_LINE
 
 
+@pytest.mark.e2e
 def test_hook_registers_only_for_the_lm_eval_program(tmp_path):
   """The .pth line, run through `site` as at start-up, with two argv[0]s."""
   lm_eval_hook.install_pth(str(tmp_path))
@@ -432,6 +433,7 @@ def test_hook_registers_only_for_the_lm_eval_program(tmp_path):
 
 
 @pytest.mark.slow
+@pytest.mark.e2e
 def test_lm_eval_command_with_the_hook(llama_files, task_dir, tmp_path):
   """The real `lm_eval` script, after the .pth is processed by `site`."""
   lm_eval_hook.install_pth(str(tmp_path))
@@ -454,6 +456,7 @@ def test_lm_eval_command_with_the_hook(llama_files, task_dir, tmp_path):
 
 
 @pytest.mark.slow
+@pytest.mark.e2e
 def test_cli_module_subprocess(llama_files, task_dir):
   env = dict(single_process_env(), HF_DATASETS_OFFLINE='1', HF_HUB_OFFLINE='1')
   proc = subprocess.run(

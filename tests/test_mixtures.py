@@ -150,6 +150,7 @@ def test_unknown_task():
 
 @pytest.mark.skipif(not os.path.isdir(os.path.join(SHARED_DATA, 'flan_cot')),
                     reason='shared Flan CoT data not found')
+@pytest.mark.e2e
 def test_flan_collection_report_matches_weights():
   """tasks.flan in a fresh process: shares per source match the weights."""
   code = '''

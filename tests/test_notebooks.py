@@ -55,6 +55,7 @@ def test_outputs_are_cleared_in_the_repo(name):
 
 
 @pytest.mark.slow
+@pytest.mark.e2e
 @pytest.mark.parametrize('name', NOTEBOOKS)
 def test_notebook_runs_top_to_bottom(name, kernel_env, tmp_path):
   import nbclient  # pylint: disable=g-import-not-at-top

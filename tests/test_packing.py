@@ -16,6 +16,7 @@ from instruct.data import packing
 from instruct.errors import UserError
 from instruct.models import t5
 import tasks  # pylint: disable=unused-import  # Registers the built-in tasks.
+import tiny
 
 _LENGTHS = {'inputs': 24, 'targets': 8}
 
@@ -151,9 +152,8 @@ def test_targets_only_decoder_converter():
 
 
 def _tiny_model():
-  cfg = t5.T5Config(vocab_size=64, emb_dim=16, num_heads=2, head_dim=4,
-                    mlp_dim=24, num_encoder_layers=1, num_decoder_layers=1,
-                    dropout_rate=0.0)
+  cfg = tiny.t5_config(vocab_size=64, emb_dim=16, num_heads=2, head_dim=4,
+                       mlp_dim=24, num_encoder_layers=1, num_decoder_layers=1)
   module = t5.Transformer(cfg)
   ones = jnp.ones((1, 4), jnp.int32)
   params = nn.unbox(module.init(jax.random.PRNGKey(0), ones, ones, ones,

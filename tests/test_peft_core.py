@@ -7,42 +7,29 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 import pytest
-import seqio
 
 from instruct import checkpoints
 from instruct import errors
 from instruct import partitioning
 from instruct import trainer
-from instruct.models import encoder_decoder
-from instruct.models import t5
 from instruct.peft import config as pc
 from instruct.peft import core
+import tiny
 
 LENGTHS = {'encoder_input_tokens': 16, 'decoder_input_tokens': 8}
 LORA = pc.PeftConfig(lora=pc.LoraConfig(rank=4, alpha=8.0))
 
 
 def tiny_model(peft=LORA, **kw):
-  cfg = t5.T5Config(vocab_size=384, emb_dim=32, num_heads=4, head_dim=8,
-                    mlp_dim=64, num_encoder_layers=1, num_decoder_layers=1,
-                    dropout_rate=0.0, peft=peft, **kw)
-  vocab = seqio.ByteVocabulary()
-  return encoder_decoder.EncoderDecoderModel(
-      t5.Transformer(cfg), vocab, vocab,
-      loss_normalizing_factor='NUM_REAL_TARGET_TOKENS')
+  cfg = tiny.t5_config(num_encoder_layers=1, num_decoder_layers=1, peft=peft,
+                       **kw)
+  return tiny.t5_model(cfg, loss_normalizing_factor='NUM_REAL_TARGET_TOKENS')
 
 
 def random_batch(batch_size=8, seed=0):
-  rng = np.random.default_rng(seed)
-  enc = rng.integers(3, 384, size=(batch_size, LENGTHS['encoder_input_tokens']))
-  tgt = rng.integers(3, 384, size=(batch_size, LENGTHS['decoder_input_tokens']))
-  enc[:, -3:] = 0
-  tgt[:, -2:] = 0
-  dec_in = np.concatenate([np.zeros((batch_size, 1), int), tgt[:, :-1]], 1)
-  return {'encoder_input_tokens': enc.astype(np.int32),
-          'decoder_input_tokens': dec_in.astype(np.int32),
-          'decoder_target_tokens': tgt.astype(np.int32),
-          'decoder_loss_weights': (tgt > 0).astype(np.float32)}
+  return tiny.encdec_batch(batch_size, LENGTHS['encoder_input_tokens'],
+                           LENGTHS['decoder_input_tokens'], seed,
+                           input_padding=3, target_padding=2)
 
 
 def _one_device():

@@ -23,14 +23,11 @@ from instruct import inference as infer
 from instruct import input_pipeline
 from instruct import partitioning
 from instruct import trainer
-from instruct.models import decoder_only
-from instruct.models import encoder_decoder
-from instruct.models import llama
-from instruct.models import t5
 from instruct.peft import checkpoint as peft_checkpoint
 from instruct.peft import config as pc
 from instruct.peft import core
 from instruct.peft import fusion
+import tiny
 
 TASK = 'builtin_uppercase'
 TASK_LENGTHS = {'inputs': 48, 'targets': 16}
@@ -50,18 +47,14 @@ METHODS = {
 
 def make_model(family, peft=None):
   if family == 't5':
-    cfg = t5.T5Config(vocab_size=384, emb_dim=32, num_heads=2, head_dim=16,
-                      mlp_dim=64, num_encoder_layers=1, num_decoder_layers=1,
-                      dropout_rate=0.0, peft=peft)
-    return encoder_decoder.EncoderDecoderModel(
-        t5.Transformer(cfg), VOCAB, VOCAB,
-        loss_normalizing_factor='NUM_REAL_TARGET_TOKENS')
-  cfg = llama.LlamaConfig(vocab_size=384, emb_dim=32, num_heads=2,
-                          num_kv_heads=1, head_dim=16, num_layers=1,
-                          mlp_dim=64, peft=peft)
-  return decoder_only.DecoderOnlyModel(
-      llama.LlamaTransformer(cfg), VOCAB,
-      loss_normalizing_factor='NUM_REAL_TARGET_TOKENS')
+    cfg = tiny.t5_config(num_heads=2, head_dim=16, num_encoder_layers=1,
+                         num_decoder_layers=1, peft=peft)
+    return tiny.t5_model(cfg, VOCAB,
+                         loss_normalizing_factor='NUM_REAL_TARGET_TOKENS')
+  cfg = tiny.llama_config(num_heads=2, num_kv_heads=1, head_dim=16,
+                          num_layers=1, peft=peft)
+  return tiny.llama_model(cfg, VOCAB,
+                          loss_normalizing_factor='NUM_REAL_TARGET_TOKENS')
 
 
 @pytest.fixture(scope='module')
@@ -364,6 +357,7 @@ def test_each_peft_gin_file_configures_the_model(model_gin):
 
 
 @pytest.mark.slow
+@pytest.mark.e2e
 def test_cli_lora_from_initial_checkpoint(tmp_path):
   """python -m instruct.train with peft/lora.gin over a full-FT checkpoint."""
   common = ['--gin_file=models/t5_1_1/tiny.gin',

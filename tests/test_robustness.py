@@ -175,10 +175,10 @@ def test_summarize_cli_writes_table_json_and_png(tmp_path, capsys):
 
 
 @pytest.mark.slow  # Evaluates 13 wordings of a task with a tiny checkpoint.
-def test_robustness_cli_evaluates_templates_and_paraphrases(tmp_path, capsys):
+def test_robustness_cli_evaluates_templates_and_paraphrases(
+    tiny_t5_checkpoint, tmp_path, capsys):
   import gin  # pylint: disable=g-import-not-at-top
-  from test_eval_cli_bench import save_tiny_checkpoint  # pylint: disable=g-import-not-at-top
-  checkpoint = save_tiny_checkpoint(tmp_path / 'model')
+  checkpoint = tiny_t5_checkpoint
   paras = tmp_path / 'paras.jsonl'
   paras.write_text(json.dumps({'task': 'parity', 'template_idx': 2,
                                'paraphrase': 'Even or odd? {number}'}))

@@ -5,37 +5,22 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 import pytest
-import seqio
 
 from instruct import partitioning
 from instruct import trainer
-from instruct.models import encoder_decoder
-from instruct.models import t5
+import tiny
 
 LENGTHS = {'encoder_input_tokens': 24, 'decoder_input_tokens': 12}
 
 
 def tiny_model(z_loss=1e-4, loss_normalizing_factor='NUM_REAL_TARGET_TOKENS'):
-  cfg = t5.T5Config(vocab_size=384, emb_dim=32, num_heads=4, head_dim=8,
-                    mlp_dim=64, num_encoder_layers=2, num_decoder_layers=2,
-                    dropout_rate=0.0)
-  vocab = seqio.ByteVocabulary()
-  return encoder_decoder.EncoderDecoderModel(
-      t5.Transformer(cfg), vocab, vocab, z_loss=z_loss,
-      loss_normalizing_factor=loss_normalizing_factor)
+  return tiny.t5_model(z_loss=z_loss,
+                       loss_normalizing_factor=loss_normalizing_factor)
 
 
 def random_batch(batch_size=8, seed=0):
-  rng = np.random.default_rng(seed)
-  enc = rng.integers(3, 384, size=(batch_size, LENGTHS['encoder_input_tokens']))
-  tgt = rng.integers(3, 384, size=(batch_size, LENGTHS['decoder_input_tokens']))
-  enc[:, -5:] = 0
-  tgt[:, -3:] = 0
-  dec_in = np.concatenate([np.zeros((batch_size, 1), int), tgt[:, :-1]], 1)
-  return {'encoder_input_tokens': enc.astype(np.int32),
-          'decoder_input_tokens': dec_in.astype(np.int32),
-          'decoder_target_tokens': tgt.astype(np.int32),
-          'decoder_loss_weights': (tgt > 0).astype(np.float32)}
+  return tiny.encdec_batch(batch_size, LENGTHS['encoder_input_tokens'],
+                           LENGTHS['decoder_input_tokens'], seed)
 
 
 def one_step(model, tx, partitioner, batch, num_microbatches=1):
