@@ -76,3 +76,31 @@ def test_relative_model_dir_works(tmp_path, monkeypatch):
   tree = checkpoints.load_numpy_tree('relative/run/checkpoint_3')
   np.testing.assert_array_equal(tree['target']['scale'], np.ones(3))
   mgr.close()
+
+
+def test_manager_saves_and_restores_a_train_state_in_t5x_layout(tmp_path):
+  from instruct import trainer  # pylint: disable=g-import-not-at-top
+  params = {'encoder': {'kernel': jnp.arange(12.0).reshape(4, 3)}}
+  state = trainer.TrainState(step=jnp.int32(4), params=params,
+                             opt_state=optax.sgd(0.1, momentum=0.9).init(
+                                 params))
+  it = iter(tf.data.Dataset.range(50))
+  next(it)
+  mgr = checkpoints.CheckpointManager(str(tmp_path), async_save=False)
+  mgr.save_state(4, state, it)
+  tree = checkpoints.load_numpy_tree(str(tmp_path / 'checkpoint_4'))
+  assert set(tree) == {'target', 'state'}  # T5X's layout on disk
+  assert set(tree['state']) == {'step', 'param_states'}
+  sharding = jax.sharding.SingleDeviceSharding(jax.devices()[0])
+  abstract = jax.tree.map(
+      lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype, sharding=sharding),
+      state)
+  it = iter(tf.data.Dataset.range(50))
+  got = mgr.restore_state(4, abstract, iterator=it)
+  assert isinstance(got, trainer.TrainState) and int(got.step) == 4
+  np.testing.assert_array_equal(got.params['encoder']['kernel'],
+                                params['encoder']['kernel'])
+  assert (jax.tree.structure(got.opt_state) ==
+          jax.tree.structure(state.opt_state))
+  assert int(next(it)) == 1
+  mgr.close()
