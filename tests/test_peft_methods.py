@@ -18,6 +18,7 @@ import seqio
 from conftest import REPO_ROOT, single_process_env
 from instruct import checkpoints
 from instruct import errors
+from instruct import configurables  # pylint: disable=unused-import  (gin names)
 from instruct import gin_utils
 from instruct import inference as infer
 from instruct import input_pipeline
@@ -325,7 +326,7 @@ def test_fusion_weights_learned_on_a_small_set_lower_its_loss(data):
 
 
 # -----------------------------------------------------------------------------
-# Gin: one include selects a method, for both families.
+# Gin: one include selects a method, for every family.
 # -----------------------------------------------------------------------------
 @gin.configurable('test_peft_methods.built_model')
 def _built_model(model=gin.REQUIRED):
@@ -336,7 +337,8 @@ GIN_FILES = ('lora', 'ia3', 'bitfit', 'adapter_houlsby', 'adapter_pfeiffer')
 
 
 @pytest.mark.parametrize('model_gin', ['models/t5_1_1/tiny.gin',
-                                       'models/llama/tiny.gin'])
+                                       'models/llama/tiny.gin',
+                                       'models/qwen2/tiny.gin'])
 def test_each_peft_gin_file_configures_the_model(model_gin):
   for name in GIN_FILES:
     gin.clear_config()

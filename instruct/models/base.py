@@ -138,9 +138,10 @@ class BaseTransformerModel(BaseModel):
   """A token model trained with cross-entropy on `decoder_target_tokens`.
 
   Subclasses provide `_compute_logits(params, batch, dropout_rng)` and
-  `_token_counts`. A network whose config carries a PEFT method
-  (`config.peft`, as the gin includes in `gin_configs/peft/` bind it) is
-  applied with `instruct.peft.apply`, which sets `param_policy`.
+  `_token_counts`. A PEFT method, given as `peft` (as the gin includes in
+  `gin_configs/peft/` bind it, for every family) or already in the network's
+  `config.peft`, is applied as `instruct.peft.apply` does, which sets
+  `param_policy`.
   """
 
   def __init__(self,
@@ -149,13 +150,18 @@ class BaseTransformerModel(BaseModel):
                output_vocabulary: seqio.Vocabulary,
                z_loss: float = 0.0,
                label_smoothing: float = 0.0,
-               loss_normalizing_factor: losses.LossNormalizingFactor = None):
+               loss_normalizing_factor: losses.LossNormalizingFactor = None,
+               peft: Optional[Any] = None):
     self.input_vocabulary = input_vocabulary
     self.output_vocabulary = output_vocabulary
     self.z_loss = z_loss
     self.label_smoothing = label_smoothing
     self.loss_normalizing_factor = loss_normalizing_factor
-    peft_config = getattr(getattr(module, 'config', None), 'peft', None)
+    # A method given to the model (the gin includes in gin_configs/peft/ bind
+    # `EncoderDecoderModel.peft` / `DecoderOnlyModel.peft`, whatever the
+    # family) wins over one already in the network's config.
+    peft_config = (peft if peft is not None else
+                   getattr(getattr(module, 'config', None), 'peft', None))
     self.module = peft_transform.with_network_peft(module, peft_config,
                                                    input_vocabulary)
     self.param_policy = peft_transform.param_policy(peft_config)

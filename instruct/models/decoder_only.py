@@ -49,7 +49,8 @@ class DecoderOnlyModel(base.BaseTransformerModel):
                loss_normalizing_factor: losses.LossNormalizingFactor = None,
                inputs_bidirectional_attention: bool = False,
                decoding_config: Optional[decoding.DecodingConfig] = None,
-               feature_converter_cls: Optional[type] = None):
+               feature_converter_cls: Optional[type] = None,
+               peft: Optional[Any] = None):
     """Builds the model.
 
     Args:
@@ -63,10 +64,13 @@ class DecoderOnlyModel(base.BaseTransformerModel):
       decoding_config: default `decoding.DecodingConfig` for predictions.
       feature_converter_cls: replaces `seqio.DecoderFeatureConverter`, e.g.
         `seqio.PrefixLMFeatureConverter`.
+      peft: a PEFT method (`instruct.peft.config.PeftConfig`) to apply, as
+        `instruct.peft.apply` does; None keeps the network config's.
     """
     super().__init__(module, vocabulary, vocabulary, z_loss=z_loss,
                      label_smoothing=label_smoothing,
-                     loss_normalizing_factor=loss_normalizing_factor)
+                     loss_normalizing_factor=loss_normalizing_factor,
+                     peft=peft)
     self.inputs_bidirectional_attention = inputs_bidirectional_attention
     self.decoding_config = decoding_config
     if feature_converter_cls is not None:

@@ -50,10 +50,12 @@ class EncoderDecoderModel(base.BaseTransformerModel):
                label_smoothing: float = 0.0,
                loss_normalizing_factor: losses.LossNormalizingFactor = None,
                decoding_config: Optional[decoding.DecodingConfig] = None,
-               decode_temperature: Optional[float] = None):
+               decode_temperature: Optional[float] = None,
+               peft: Optional[Any] = None):
     super().__init__(module, input_vocabulary, output_vocabulary,
                      z_loss=z_loss, label_smoothing=label_smoothing,
-                     loss_normalizing_factor=loss_normalizing_factor)
+                     loss_normalizing_factor=loss_normalizing_factor,
+                     peft=peft)
     eos_id = output_vocabulary.eos_id
     self._eos_id = eos_id = 1 if eos_id is None else eos_id
     if decode_temperature is not None:

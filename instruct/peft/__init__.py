@@ -4,8 +4,8 @@ tuning, prefix tuning / P-tuning v2, for both model families.
 `apply(model, peft_config)` returns the model with a method applied and a
 parameter policy that trains only the method's parameters (see `transform`).
 A method is usually chosen with one gin include
-(`gin_configs/peft/<method>.gin`), which sets `network.T5Config.peft` and
-`network.LlamaConfig.peft` to a `PeftConfig`; the model applies it. The
+(`gin_configs/peft/<method>.gin`), which sets `EncoderDecoderModel.peft` and
+`DecoderOnlyModel.peft` to a `PeftConfig` (any family); the model applies it. The
 method's parameters live in the ordinary parameter tree under names starting
 with `peft_`; only they are trained (see `core`).
 

@@ -11,9 +11,8 @@ which start fresh next to a base checkpoint (the `peft_` leaves) and which
 dtype the frozen base takes. The trainer reads only that policy: it knows
 nothing about PEFT.
 
-The gin includes `gin_configs/peft/*.gin` bind `network.T5Config.peft` /
-`network.LlamaConfig.peft`; a model built around such a network applies the
-method itself (see `instruct.models.base.BaseTransformerModel`), so both
+The gin includes `gin_configs/peft/*.gin` bind `EncoderDecoderModel.peft` /
+`DecoderOnlyModel.peft` (any family); the model applies the method itself (see `instruct.models.base.BaseTransformerModel`), so both
 routes give the same model.
 
 This module is PEFT core: it imports the PEFT configuration and layers and
