@@ -5,6 +5,11 @@ can build a 4x2 mesh in-process; everything else uses one device explicitly
 or the default single-device layout of the code under test. Accidental rank
 promotion is an error in all tests.
 
+In-process programs are compiled without backend optimisation (XLA_FLAGS
+--xla_backend_optimization_level=0; put another level in XLA_FLAGS to
+override): the models are tiny, so compiling is most of a test's time. The
+CLI subprocesses (`single_process_env`) compile as users' runs do.
+
 XLA compilations are cached on disk for the session (one temporary
 directory, shared with the CLI subprocesses the `e2e` tests start): the same
 program compiled by several tests or processes compiles once. Set
@@ -20,6 +25,10 @@ import tempfile
 
 os.environ['XLA_FLAGS'] = (os.environ.get('XLA_FLAGS', '') +
                            ' --xla_force_host_platform_device_count=8').strip()
+if 'xla_backend_optimization_level' not in os.environ['XLA_FLAGS']:
+  # The tests' models are tiny: compiling is most of their time, running
+  # them little. Unoptimised CPU code compiles in about half the time.
+  os.environ['XLA_FLAGS'] += ' --xla_backend_optimization_level=0'
 os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
 if 'JAX_COMPILATION_CACHE_DIR' not in os.environ:
   _XLA_CACHE = tempfile.mkdtemp(prefix='instruct-tests-xla-cache-')
