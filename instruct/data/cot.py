@@ -1,16 +1,9 @@
 """Chain-of-thought (CoT): Flan's CoT TSV files as datasets, and the prompts.
 
-A CoT prompt is the question followed by a reasoning cue ("Let's think step by
-step."); its target is the rationale followed by one sentence that states the
-answer ("So the answer is 72."). `extract_answer` reads the answer back from
-such a text (a target or a model's output), and `cot_answer_postprocessor`
-wraps it for SeqIO, so exact match compares answers, not rationales.
-
-Every final-answer sentence of `COT_TEMPLATES` contains "answer is" or
-"answer:" followed by the answer and a full stop; extraction takes the text
-after the *last* such cue and removes one trailing full stop. An answer that
-itself contains "answer is" / "answer:" cannot be recovered (none of the Flan
-CoT files has one; see tests/test_cot.py).
+The prompts themselves (`COT_TEMPLATES`, the reasoning cues, `extract_answer`
+and `cot_answer_postprocessor`) live in `instruct.data.cot_prompts`, below the
+registry, and are re-exported here; its docstring says how answers are
+extracted.
 
 Flan's CoT data (google-research/FLAN, flan/v2/cot_data/*.tsv) has no header
 and three tab-separated columns: question, answer, rationale; a newline inside
